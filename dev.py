@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""The two commands of the README: `python3 dev.py run` and `python3 dev.py test`.
+
+Standard library only: it runs before anything is installed. It creates `.venv` if needed,
+installs the pinned requirements when they changed, then hands over to the virtualenv.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / "bin"
+REQUIREMENTS = [ROOT / "requirements.txt", ROOT / "requirements-dev.txt"]
+STAMP = VENV / ".requirements.sha256"
+
+
+def _requirements_digest() -> str:
+    digest = hashlib.sha256()
+    for path in REQUIREMENTS:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def ensure_venv() -> None:
+    """Create the virtualenv and install the requirements unless they are already current."""
+    if not (BIN / "python").exists():
+        print(f"dev.py: creating virtualenv in {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+    digest = _requirements_digest()
+    if STAMP.exists() and STAMP.read_text() == digest:
+        return
+    print("dev.py: installing requirements (first run or requirements changed)", flush=True)
+    pip = [str(BIN / "python"), "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "install", "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, "install", "-r", str(ROOT / "requirements-dev.txt")], check=True)
+    STAMP.write_text(digest)
+
+
+def _in_venv(*args: str) -> int:
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    return subprocess.run([str(BIN / "python"), *args], cwd=ROOT, env=env).returncode
+
+
+def run() -> int:
+    """Start mock SAP, Redis (unless REDIS_URL is set), the API and one worker; Ctrl-C stops all."""
+    os.execv(str(BIN / "python"), [str(BIN / "python"), "-m", "devenv.run", *sys.argv[2:]])
+    return 1  # not reached
+
+
+def test() -> int:
+    """Lint, type-check and run the whole test suite; extra arguments go to pytest."""
+    for step in (["-m", "ruff", "check", "."], ["-m", "ruff", "format", "--check", "."], ["-m", "mypy"]):
+        print(f"dev.py test: {' '.join(step[1:])}", flush=True)
+        if code := _in_venv(*step):
+            return code
+    print("dev.py test: pytest", flush=True)
+    return _in_venv("-m", "pytest", *sys.argv[2:])
+
+
+COMMANDS = {"run": run, "test": test}
+
+if __name__ == "__main__":
+    if sys.version_info < (3, 11):
+        sys.exit("dev.py: Python 3.11 or newer is required")
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        sys.exit("usage: python3 dev.py run | test [pytest arguments]")
+    os.chdir(ROOT)
+    ensure_venv()
+    sys.exit(COMMANDS[sys.argv[1]]())

@@ -1,0 +1,1 @@
+"""Local development environment: spawn Redis and the processes of `python3 dev.py run`."""

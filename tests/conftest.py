@@ -1,0 +1,103 @@
+"""Shared fixtures: real processes (Redis, mock SAP) started once per test session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from devenv.redis_server import free_port, spawn_redis
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """REDIS_URL if set, else a redis-server spawned for this test session (never the machine's own)."""
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    server = spawn_redis()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@dataclass
+class MockSap:
+    """A running `python -m mock_sap` process."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+
+    def reset(self) -> None:
+        requests.post(f"{self.url}/mock-admin/reset", timeout=30).raise_for_status()
+        requests.delete(f"{self.url}/mock-admin/faults", timeout=10).raise_for_status()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_mock_sap(*args: str, timeout: float = 60.0) -> MockSap:
+    """Start mock SAP on a free port with extra CLI arguments and wait until it answers."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mock_sap", "--host", "127.0.0.1", "--port", str(port), *args],
+        cwd=ROOT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"mock_sap exited with {process.returncode} before it was ready")
+        try:
+            if requests.get(f"{url}/mock-admin/health", timeout=1).status_code == 200:
+                return MockSap(url=url, process=process)
+        except requests.ConnectionError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            raise TimeoutError(f"mock_sap did not become ready within {timeout:.0f}s")
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def mock_sap_factory() -> Iterator[Callable[..., MockSap]]:
+    """Start extra mock SAP servers with their own options; all are stopped at session end."""
+    started: list[MockSap] = []
+
+    def factory(*args: str) -> MockSap:
+        server = start_mock_sap(*args)
+        started.append(server)
+        return server
+
+    yield factory
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def mock_sap_server(mock_sap_factory: Callable[..., MockSap]) -> MockSap:
+    """One mock SAP with default options, shared by the session."""
+    return mock_sap_factory()
+
+
+@pytest.fixture
+def mock_sap(mock_sap_server: MockSap) -> MockSap:
+    """The shared mock SAP, reset to its seed data with no faults before the test."""
+    mock_sap_server.reset()
+    return mock_sap_server
