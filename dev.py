@@ -67,7 +67,7 @@ def test() -> int:
 COMMANDS = {"run": run, "test": test}
 
 if __name__ == "__main__":
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py runs on whatever python3 the user has
         sys.exit("dev.py: Python 3.11 or newer is required")
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
         sys.exit("usage: python3 dev.py run | test [pytest arguments]")

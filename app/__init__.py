@@ -1,1 +1,46 @@
-"""Placeholder."""
+"""The Flask web layer; `create_app` is the one place that wires everything together."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from flask import Flask
+
+from app.api import ExtensionApi, openapi_config
+from app.errors import register_error_handlers
+from app.request_log import init_request_log
+from runtime.logs import configure_logging
+from runtime.settings import Settings, from_env
+from store.db import make_engine
+
+
+def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
+    """Build the app from `config` (default: the environment), with settings `overrides` on top.
+
+    Nothing connects to Redis, the database or SAP here; clients connect on first use.
+    """
+    settings = (config or from_env()).replace(**overrides) if overrides else (config or from_env())
+    configure_logging(settings.log_level, settings.log_format, app=settings.app_name, process="web")
+
+    app = Flask(__name__)
+    app.config.update(openapi_config())
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["settings"] = settings
+    app.extensions["redis"] = redis.Redis.from_url(
+        settings.redis_url, socket_timeout=settings.health_timeout, socket_connect_timeout=settings.health_timeout
+    )
+    app.extensions["db_engine"] = make_engine(settings.database_url)
+
+    api = ExtensionApi(app)
+    register_error_handlers(app)
+    init_request_log(app)
+    register_blueprints(api)
+    return app
+
+
+def register_blueprints(api: ExtensionApi) -> None:
+    from app import health
+
+    api.register_blueprint(health.blp)

@@ -1,1 +1,1 @@
-"""Placeholder."""
+"""Durable records: the writeback outbox and the append-only audit trail (SQLAlchemy 2)."""

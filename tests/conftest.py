@@ -12,8 +12,12 @@ from pathlib import Path
 
 import pytest
 import requests
+from flask import Flask
+from flask.testing import FlaskClient
 
+from app import create_app
 from devenv.redis_server import free_port, spawn_redis
+from runtime.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -101,3 +105,23 @@ def mock_sap(mock_sap_server: MockSap) -> MockSap:
     """The shared mock SAP, reset to its seed data with no faults before the test."""
     mock_sap_server.reset()
     return mock_sap_server
+
+
+@pytest.fixture
+def settings(redis_url: str, mock_sap: MockSap, tmp_path: Path) -> Settings:
+    """Settings pointing at the session's real Redis, a fresh SQLite file and the live mock SAP."""
+    return Settings(
+        redis_url=redis_url,
+        database_url=f"sqlite:///{tmp_path / 'store.db'}",
+        sap_url=mock_sap.url,
+    )
+
+
+@pytest.fixture
+def app(settings: Settings) -> Flask:
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()

@@ -1,1 +1,1 @@
-"""Placeholder."""
+"""RQ side of the write path: queues, writeback jobs, the reconciler and the worker process."""

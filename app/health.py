@@ -1,0 +1,93 @@
+"""Liveness and readiness: /health/live (process up) and /health/ready (Redis, database, SAP)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import marshmallow as ma
+from flask import current_app, jsonify
+from flask.typing import ResponseReturnValue
+from flask_smorest import Blueprint
+
+from app.errors import ErrorSchema, error_body
+from odata_clients.probe import sap_reachable
+from store.db import ping as ping_database
+
+blp = Blueprint("health", __name__, url_prefix="/health", description="Liveness and readiness probes")
+
+
+class LiveSchema(ma.Schema):
+    status = ma.fields.String(required=True, metadata={"example": "up"})
+
+
+class ReadySchema(ma.Schema):
+    status = ma.fields.String(required=True, metadata={"example": "ready"})
+    checks = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.String(),
+        required=True,
+        metadata={"example": {"redis": "ok", "database": "ok", "sap": "ok"}},
+    )
+
+
+def _check_redis() -> str | None:
+    current_app.extensions["redis"].ping()
+    return None
+
+
+def _check_database() -> str | None:
+    ping_database(current_app.extensions["db_engine"])
+    return None
+
+
+def _check_sap() -> str | None:
+    settings = current_app.extensions["settings"]
+    return sap_reachable(
+        settings.sap_url,
+        settings.sap_client,
+        (settings.sap_user, settings.sap_password),
+        timeout=settings.health_timeout,
+    )
+
+
+CHECKS: dict[str, Callable[[], str | None]] = {
+    "redis": _check_redis,
+    "database": _check_database,
+    "sap": _check_sap,
+}
+
+
+def _run(check: Callable[[], str | None], app: Any) -> str:
+    with app.app_context():
+        try:
+            problem = check()
+        except Exception as exc:  # a health check reports failures, it never raises them
+            problem = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+        return problem or "ok"
+
+
+@blp.route("/live")
+@blp.response(200, LiveSchema)
+def live() -> dict[str, str]:
+    """Process is up (no dependency is checked)"""
+    return {"status": "up"}
+
+
+@blp.route("/ready")
+@blp.response(200, ReadySchema)
+@blp.alt_response(503, schema=ErrorSchema, description="A dependency is down; `errors` names each one")
+def ready() -> ResponseReturnValue:
+    """Redis, the database and SAP are reachable"""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    with ThreadPoolExecutor(max_workers=len(CHECKS)) as pool:
+        futures = {name: pool.submit(_run, check, app) for name, check in CHECKS.items()}
+        results = {name: future.result() for name, future in futures.items()}
+    down = {name: result for name, result in results.items() if result != "ok"}
+    if down:
+        response = jsonify(error_body(503, f"not ready: {', '.join(down)} down", down))
+        response.status_code = 503
+        response.headers["Retry-After"] = "10"
+        return response
+    return {"status": "ready", "checks": results}

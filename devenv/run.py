@@ -1,0 +1,153 @@
+"""`python3 dev.py run`: Redis (unless REDIS_URL is set), mock SAP (unless SAP_URL is set), the API and
+one worker, on embedded defaults. Ctrl-C (or SIGTERM) stops every process it started."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+import requests
+
+from devenv.redis_server import SpawnedRedis, spawn_redis, wait_for_port
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: if this launcher dies (even by SIGKILL), the child gets SIGTERM."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass  # not Linux: Ctrl-C handling below still stops everything
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+class Launcher:
+    """Starts children in their own process groups so that shutdown order is ours, not the terminal's."""
+
+    def __init__(self) -> None:
+        self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.redis: SpawnedRedis | None = None
+
+    def start(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        process = subprocess.Popen(args, cwd=ROOT, env=env, start_new_session=True, preexec_fn=_die_with_parent)
+        self.children.append((name, process))
+
+    def exited(self) -> tuple[str, int] | None:
+        for name, process in self.children:
+            if (code := process.poll()) is not None:
+                return name, code
+        return None
+
+    def stop(self) -> None:
+        for _, process in reversed(self.children):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for name, process in reversed(self.children):
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                print(f"run: {name} did not stop in time; killing it", flush=True)
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        if self.redis:
+            self.redis.stop()
+
+
+def _wait_ready(url: str, launcher: Launcher, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if crashed := launcher.exited():
+            raise RuntimeError(f"{crashed[0]} exited with status {crashed[1]} during start-up")
+        try:
+            if requests.get(url, timeout=5).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer 200 within {timeout:.0f}s")
+
+
+def main() -> int:
+    env = dict(os.environ)
+    port = int(env.setdefault("PORT", "8080"))
+    if not _port_is_free(port):
+        print(f"run: port {port} is taken; set PORT to a free one", file=sys.stderr)
+        return 2
+    env.setdefault("APP_ENV", "development")
+    launcher = Launcher()
+
+    def on_signal(signum: int, _: FrameType | None) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+
+    try:
+        if not env.get("REDIS_URL"):
+            launcher.redis = spawn_redis()
+            env["REDIS_URL"] = launcher.redis.url
+        if not env.get("SAP_URL"):
+            mock_port = int(env.get("MOCK_SAP_PORT", "8081"))
+            if not _port_is_free(mock_port):
+                print(f"run: port {mock_port} is taken; set MOCK_SAP_PORT or SAP_URL", file=sys.stderr)
+                return 2
+            env["SAP_URL"] = f"http://127.0.0.1:{mock_port}"
+            mock_args = ["--host", "127.0.0.1", "--port", str(mock_port)]
+            launcher.start("mock_sap", [PYTHON, "-m", "mock_sap", *mock_args], env)
+            wait_for_port("127.0.0.1", mock_port, timeout=120)
+        launcher.start(
+            "api",
+            [PYTHON, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", "wsgi:app"],
+            env,
+        )
+        launcher.start("worker", [PYTHON, "-m", "workers"], env)
+        base = f"http://127.0.0.1:{port}"
+        _wait_ready(f"{base}/health/ready", launcher)
+        print(_banner(base, env), flush=True)
+        while not (crashed := launcher.exited()):
+            time.sleep(0.5)
+        print(f"run: {crashed[0]} exited with status {crashed[1]}; stopping the rest", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nrun: stopping ...", flush=True)
+        return 0
+    except (RuntimeError, TimeoutError) as exc:
+        print(f"run: {exc}; stopping the rest", file=sys.stderr)
+        return 1
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+        launcher.stop()
+        print("run: all processes stopped", flush=True)
+
+
+def _banner(base: str, env: dict[str, str]) -> str:
+    return f"""
+================================================================================
+ SAP extension API is up
+   API            {base}
+   API docs       {base}/docs         (OpenAPI: {base}/openapi.json)
+   Readiness      {base}/health/ready
+   SAP (OData)    {env["SAP_URL"]}
+   Redis          {env["REDIS_URL"]}
+ Press Ctrl-C to stop everything.
+================================================================================
+"""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""structlog, configured once per process; stdlib loggers (werkzeug, gunicorn, rq, pyodata) routed through it."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+# Keys whose values never reach a log line, whatever logs them (us, a library, a careless kwarg).
+_SECRET_KEY = re.compile(r"authorization|password|passwd|secret|token|cookie|csrf|api[-_]?key", re.I)
+# Secrets that hide inside free text: bearer/basic credentials and URL user-info.
+_SECRET_TEXT = [
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 [redacted]"),
+    (re.compile(r"(?i)(\w+://)[^/@\s:]+:[^/@\s]+@"), r"\1[redacted]@"),
+]
+REDACTED = "[redacted]"
+
+_configured = False
+
+
+def redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Blank secret-looking keys and scrub credentials from string values."""
+    for key, value in list(event_dict.items()):
+        if _SECRET_KEY.search(key) and value not in (None, "", False):
+            event_dict[key] = REDACTED
+        elif isinstance(value, str):
+            for pattern, replacement in _SECRET_TEXT:
+                value = pattern.sub(replacement, value)
+            event_dict[key] = value
+    return event_dict
+
+
+def configure_logging(level: str = "INFO", fmt: str = "auto", **static: Any) -> None:
+    """Configure structlog and the stdlib root logger; later calls are no-ops.
+
+    fmt "auto" renders JSON unless stderr is a terminal. `static` fields (e.g. process="worker")
+    are added to every event of this process.
+    """
+    global _configured
+    if _configured:
+        return
+    as_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+
+    def add_static(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        for key, value in static.items():
+            event_dict.setdefault(key, value)
+        return event_dict
+
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        add_static,
+        redact_secrets,
+    ]
+    renderer: Any = structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer(colors=False)
+    structlog.configure(
+        processors=[
+            *shared,
+            structlog.stdlib.PositionalArgumentsFormatter(),
+            structlog.processors.StackInfoRenderer(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info if as_json else _keep,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level)
+    # Libraries that install their own handlers would print twice or in their own format.
+    for name in ("werkzeug", "gunicorn", "gunicorn.error", "gunicorn.access", "rq", "rq.worker", "pyodata"):
+        library_logger = logging.getLogger(name)
+        library_logger.handlers = []
+        library_logger.propagate = True
+    _configured = True
+
+
+def _keep(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    return event_dict

@@ -1,0 +1,72 @@
+"""Request ids, the one error shape, request size limit and the OpenAPI document."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from flask.testing import FlaskClient
+from openapi_spec_validator import validate
+
+ERROR_KEYS = {"code", "status", "message", "request_id"}
+
+
+def test_request_id_is_generated_and_returned(client: FlaskClient) -> None:
+    first = client.get("/health/live").headers["X-Request-ID"]
+    second = client.get("/health/live").headers["X-Request-ID"]
+    assert first and second and first != second
+
+
+def test_caller_request_id_is_kept_and_bound_to_every_log_line(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    response = client.get("/health/ready", headers={"X-Request-ID": "mobile-42.a"})
+    assert response.headers["X-Request-ID"] == "mobile-42.a"
+    lines = [json.loads(r.getMessage()) if r.getMessage().startswith("{") else r.msg for r in caplog.records]
+    request_events = [line for line in lines if isinstance(line, dict) and line.get("event") == "request"]
+    assert request_events, "no request event was logged"
+    assert all(line["request_id"] == "mobile-42.a" for line in request_events)
+
+
+def test_unsafe_request_id_is_replaced(client: FlaskClient) -> None:
+    response = client.get("/health/live", headers={"X-Request-ID": "bad id\nInjected: 1"})
+    assert response.headers["X-Request-ID"] != "bad id\nInjected: 1"
+    assert "\n" not in response.headers["X-Request-ID"]
+
+
+def test_unknown_route_gets_the_error_shape(client: FlaskClient) -> None:
+    response = client.get("/no/such/thing", headers={"X-Request-ID": "r1"})
+    assert response.status_code == 404
+    assert ERROR_KEYS <= set(response.json)
+    assert response.json["request_id"] == "r1"
+
+
+def test_wrong_method_gets_the_error_shape(client: FlaskClient) -> None:
+    response = client.post("/health/live")
+    assert response.status_code == 405
+    assert ERROR_KEYS <= set(response.json)
+    assert "GET" in response.headers["Allow"]
+
+
+def test_oversized_body_is_refused(client: FlaskClient) -> None:
+    response = client.post("/health/live", data=b"x" * 2_000_000, content_type="application/json")
+    assert response.status_code == 413
+    assert ERROR_KEYS <= set(response.json)
+
+
+def test_openapi_document_is_valid_openapi_3(client: FlaskClient) -> None:
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    spec = response.json
+    validate(spec)
+    assert spec["openapi"].startswith("3.")
+    assert {"/health/live", "/health/ready"} <= set(spec["paths"])
+    assert set(spec["components"]["schemas"]["Error"]["properties"]) >= {"code", "status", "message"}
+
+
+def test_docs_ui_is_served(client: FlaskClient) -> None:
+    response = client.get("/docs")
+    assert response.status_code == 200
+    assert b"swagger-ui" in response.data

@@ -1,0 +1,93 @@
+"""Settings come from the environment and Cloud Foundry's VCAP_* variables, parsed in one place."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from runtime.settings import ConfigError, Settings, from_env
+
+
+def test_embedded_defaults_need_no_environment() -> None:
+    settings = from_env({})
+    assert settings.env == "development"
+    assert settings.port == 8080
+    assert settings.database_url.startswith("sqlite:///")
+    assert settings.sap_user and settings.sap_password  # the mock's technical user
+
+
+def test_fixed_names_are_read() -> None:
+    settings = from_env(
+        {
+            "PORT": "9000",
+            "REDIS_URL": "redis://cache:6380/2",
+            "DATABASE_URL": "postgresql://u:p@db/app",
+            "SAP_URL": "https://s4.example.com/",
+        }
+    )
+    assert settings.port == 9000
+    assert settings.redis_url == "redis://cache:6380/2"
+    assert settings.database_url == "postgresql+psycopg://u:p@db/app"
+    assert settings.sap_url == "https://s4.example.com"
+
+
+def test_vcap_services_bindings_fill_redis_and_database() -> None:
+    vcap = {
+        "redis-cache": [
+            {
+                "name": "cache",
+                "tags": ["redis"],
+                "credentials": {"hostname": "r.internal", "port": 1234, "password": "pw"},
+            }
+        ],
+        "postgresql-db": [{"name": "db", "tags": ["postgresql"], "credentials": {"uri": "postgres://u:p@pg:5432/d"}}],
+    }
+    application = {"application_name": "sapext", "instance_index": 3}
+    settings = from_env(
+        {
+            "VCAP_SERVICES": json.dumps(vcap),
+            "VCAP_APPLICATION": json.dumps(application),
+            "SAP_URL": "https://s4",
+            "SAP_USER": "TECH",
+            "SAP_PASSWORD": "secret",
+        }
+    )
+    assert settings.redis_url == "redis://:pw@r.internal:1234/0"
+    assert settings.database_url == "postgresql+psycopg://u:p@pg:5432/d"
+    assert settings.env == "production"  # running on Cloud Foundry means production unless told otherwise
+    assert (settings.app_name, settings.instance_index) == ("sapext", 3)
+
+
+def test_environment_variables_win_over_bindings() -> None:
+    vcap = {"redis": [{"name": "cache", "credentials": {"uri": "redis://bound:6379"}}]}
+    settings = from_env({"VCAP_SERVICES": json.dumps(vcap), "REDIS_URL": "redis://explicit:6379"})
+    assert settings.redis_url == "redis://explicit:6379"
+
+
+def test_production_refuses_to_start_without_sap_credentials() -> None:
+    with pytest.raises(ConfigError, match="SAP_USER"):
+        from_env({"APP_ENV": "production", "SAP_URL": "https://s4"})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("PORT", "eighty"), ("SAP_READ_TIMEOUT", "soon"), ("APP_ENV", "staging"), ("LOG_FORMAT", "xml")],
+)
+def test_malformed_values_name_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        from_env({name: value})
+
+
+def test_malformed_vcap_services_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match="VCAP_SERVICES"):
+        from_env({"VCAP_SERVICES": "{not json"})
+
+
+def test_password_is_not_in_repr() -> None:
+    assert "tech-pass" not in repr(Settings())
+
+
+def test_replace_rejects_unknown_settings() -> None:
+    with pytest.raises(ConfigError, match="no_such"):
+        Settings().replace(no_such=1)
