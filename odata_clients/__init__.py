@@ -1,1 +1,1 @@
-"""Placeholder."""
+"""SAP connectivity: destinations, sessions, CSRF, ETags, resilience and canonical gateways."""

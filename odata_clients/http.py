@@ -1,0 +1,541 @@
+"""The one path every SAP call takes: auth, sap-client, timeouts, CSRF, retries, breaker, bulkhead, logs."""
+
+from __future__ import annotations
+
+import contextvars
+import http.cookiejar
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import requests
+import structlog
+from requests.adapters import HTTPAdapter
+
+from odata_clients import metrics
+from odata_clients.csrf import MODIFYING_METHODS, CsrfContext, CsrfManager
+from odata_clients.destinations import (
+    AuthKind,
+    BasicAuth,
+    Destination,
+    OAuth2ClientCredentials,
+    Principal,
+)
+from odata_clients.errors import (
+    CircuitOpenError,
+    ConcurrencyLimitError,
+    SapAuthError,
+    SapBusinessError,
+    SapCsrfError,
+    SapError,
+    SapProtocolError,
+    SapRateLimited,
+    SapTimeout,
+    SapUnavailable,
+    error_from_response,
+    parse_error_body,
+    parse_sap_message_header,
+)
+from odata_clients.resilience import (
+    RETRYABLE_STATUSES,
+    BreakerState,
+    Bulkhead,
+    CircuitBreaker,
+    RetryPolicy,
+)
+
+log = structlog.get_logger("odata_clients.sap")
+
+# SAP Gateway writes X-CorrelationID into its error log (/IWFND/ERROR_LOG) and traces, SAP Cloud
+# Connector, API Management, Cloud Integration and the CF router propagate it, and Cloud ALM uses it
+# to stitch calls together; it is the header SAP-side tooling understands.
+CORRELATION_HEADER = "X-CorrelationID"
+TECHNICAL_IDENTITY = "~technical"
+
+
+@dataclass(frozen=True)
+class CallEvent:
+    """One HTTP attempt to SAP, as logged, counted and offered to the audit trail."""
+
+    destination: str
+    service: str
+    method: str
+    path: str
+    status: int | None
+    duration_ms: float
+    attempt: int
+    request_id: str
+    sap_transaction_id: str
+    auth_kind: str
+    on_behalf_of: str
+    error: str = ""
+
+
+_recorders: contextvars.ContextVar[tuple[list[CallEvent], ...]] = contextvars.ContextVar(
+    "odata_clients_call_recorders", default=()
+)
+
+
+@contextmanager
+def record_calls() -> Iterator[list[CallEvent]]:
+    """Collect the CallEvents of the SAP calls made in this context (a worker's audit of one attempt)."""
+    events: list[CallEvent] = []
+    token = _recorders.set((*_recorders.get(), events))
+    try:
+        yield events
+    finally:
+        _recorders.reset(token)
+
+
+def current_request_id() -> str:
+    """The request id the web layer or worker bound into structlog's context, else a fresh one."""
+    bound = structlog.contextvars.get_contextvars().get("request_id")
+    return str(bound) if bound else uuid.uuid4().hex
+
+
+class _RejectAllCookies(http.cookiejar.DefaultCookiePolicy):
+    """Keeps the shared Session's jar empty: cookies live per identity in a CsrfContext."""
+
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        return False
+
+
+class _ClientCredentialsToken:
+    """An OAuth2 client-credentials token, fetched with authlib and cached until shortly before expiry."""
+
+    def __init__(self, auth: OAuth2ClientCredentials, timeout: tuple[float, float], verify: bool | str) -> None:
+        self._auth = auth
+        self._timeout = timeout
+        self._verify = verify
+        self._lock = threading.Lock()
+        self._token = ""
+        self._expires_at = 0.0
+
+    def get(self, destination: str) -> str:
+        with self._lock:
+            if self._token and time.monotonic() < self._expires_at:
+                return self._token
+            from authlib.integrations.requests_client import OAuth2Session
+
+            session = OAuth2Session(self._auth.client_id, self._auth.client_secret, scope=self._auth.scope or None)
+            try:
+                token = session.fetch_token(
+                    self._auth.token_url,
+                    grant_type="client_credentials",
+                    timeout=self._timeout,
+                    verify=self._verify,
+                )
+            except Exception as exc:  # authlib raises several unrelated types; none may leak secrets
+                raise SapAuthError(
+                    f"OAuth2 token request for {destination} failed ({type(exc).__name__})",
+                    destination=destination,
+                ) from None
+            finally:
+                session.close()
+            self._token = str(token["access_token"])
+            # Refresh 30 s early so a token never expires in flight.
+            self._expires_at = time.monotonic() + max(0.0, float(token.get("expires_in", 300)) - 30.0)
+            return self._token
+
+
+def _safe_path(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    for key, value in headers.items():
+        if key.lower() == name.lower():
+            return value
+    return ""
+
+
+class SapHttp:
+    """HTTP to one destination; thread-safe, share one per destination per process.
+
+    `request()` returns only 2xx/3xx responses and raises a SapError kind for everything else.
+    """
+
+    def __init__(
+        self,
+        destination: Destination,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.destination = destination
+        self._sleep = sleep
+        self._clock = clock
+        self._session = requests.Session()
+        self._session.cookies.set_policy(_RejectAllCookies())
+        self._session.trust_env = False
+        self._session.verify = destination.verify_tls
+        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=destination.max_concurrency, max_retries=0)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self.retry = RetryPolicy(
+            max_attempts=destination.max_attempts,
+            base=destination.backoff_base,
+            cap=destination.backoff_max,
+            max_retry_after=destination.max_retry_after,
+            rand=rand,
+        )
+        self.breaker = CircuitBreaker(
+            destination.name,
+            failure_threshold=destination.breaker_failure_threshold,
+            recovery_time=destination.breaker_recovery_time,
+            clock=clock,
+            on_change=lambda name, state: metrics.SAP_CIRCUIT_STATE.labels(name).set(int(state)),
+        )
+        metrics.SAP_CIRCUIT_STATE.labels(destination.name).set(int(BreakerState.CLOSED))
+        self.bulkhead = Bulkhead(destination.name, destination.max_concurrency, destination.queue_timeout)
+        self.csrf = CsrfManager()
+        self._oauth: _ClientCredentialsToken | None = None
+        if isinstance(destination.auth, OAuth2ClientCredentials):
+            self._oauth = _ClientCredentialsToken(
+                destination.auth,
+                (destination.connect_timeout, destination.read_timeout),
+                destination.verify_tls,
+            )
+
+    def close(self) -> None:
+        self._session.close()
+
+    # -- public API -------------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        service: str,
+        principal: Principal | None = None,
+        params: Mapping[str, Any] | str | None = None,
+        headers: Mapping[str, str] | None = None,
+        data: bytes | str | None = None,
+        json: Any = None,
+    ) -> requests.Response:
+        """Send one logical call (several attempts for retried reads); `url` is absolute or below the
+        destination URL, `service` is the service root path (for CSRF fetches and logs)."""
+        method = method.upper()
+        full_url = self._absolute(url)
+        identity, auth_headers, basic = self._authenticate(principal)
+        context = self.csrf.context(identity)
+        base_headers = {k: v for k, v in (headers or {}).items() if v is not None}
+        if not _header(base_headers, "accept") and not urlsplit(full_url).path.endswith("$metadata"):
+            base_headers["Accept"] = "application/json"
+        if method in ("PUT", "PATCH", "MERGE", "DELETE") and not _header(base_headers, "if-match"):
+            # An update without If-Match is a bug on our side (SAP would answer 428): never send it.
+            raise SapProtocolError(
+                f"{method} without If-Match refused locally; pass the entity's ETag",
+                destination=self.destination.name,
+                service=service,
+            )
+        call = _Call(
+            method=method,
+            url=full_url,
+            service=service,
+            params=self._with_client(full_url, params),
+            headers={**base_headers, **auth_headers, CORRELATION_HEADER: current_request_id()},
+            data=data,
+            json=json,
+            basic=basic,
+            context=context,
+            on_behalf_of=principal.user if principal else "",
+        )
+        if method not in MODIFYING_METHODS:
+            return self._send(call)
+        token = self.csrf.token(context, lambda ctx: self._fetch_csrf(call, ctx))
+        try:
+            return self._send(call, csrf_token=token)
+        except SapCsrfError:
+            # Expired or unknown token: SAP did not process the request, so one resend is safe.
+            self.csrf.invalidate(context, token)
+            token = self.csrf.token(context, lambda ctx: self._fetch_csrf(call, ctx))
+            return self._send(call, csrf_token=token)
+
+    def connection(self, service: str, principal: Principal | None = None) -> PyodataConnection:
+        """A requests-compatible object for pyodata, bound to one service and one caller."""
+        return PyodataConnection(self, service, principal)
+
+    @property
+    def auth_kind(self) -> AuthKind:
+        return self.destination.auth_kind
+
+    # -- internals ----------------------------------------------------------------------------------
+
+    def _absolute(self, url: str) -> str:
+        base = self.destination.url
+        if url.startswith(("http://", "https://")):
+            if not (url == base or url.startswith(base + "/") or url.startswith(base + "?")):
+                # Credentials must never travel to another host (e.g. a forged __next link).
+                raise SapProtocolError(
+                    f"URL outside destination {self.destination.name} refused", destination=self.destination.name
+                )
+            return url
+        return base + "/" + url.lstrip("/")
+
+    def _with_client(self, url: str, params: Mapping[str, Any] | str | None) -> list[tuple[str, str]]:
+        if isinstance(params, str):
+            pairs = parse_qsl(params, keep_blank_values=True)
+        else:
+            pairs = [(str(k), str(v)) for k, v in (params or {}).items() if v is not None]
+        in_url = {k for k, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True)}
+        if "sap-client" not in in_url and not any(k == "sap-client" for k, _ in pairs):
+            pairs.append(("sap-client", self.destination.client))
+        return pairs
+
+    def _authenticate(self, principal: Principal | None) -> tuple[str, dict[str, str], tuple[str, str] | None]:
+        auth = self.destination.auth
+        if isinstance(auth, BasicAuth):
+            return TECHNICAL_IDENTITY, {}, (auth.user, auth.password)
+        if isinstance(auth, OAuth2ClientCredentials):
+            assert self._oauth is not None
+            return TECHNICAL_IDENTITY, {"Authorization": f"Bearer {self._oauth.get(self.destination.name)}"}, None
+        if principal is None or not principal.token:
+            raise SapAuthError(
+                f"destination {self.destination.name} acts as the user: the call needs a Principal",
+                destination=self.destination.name,
+            )
+        return f"user:{principal.user.upper()}", {"Authorization": f"Bearer {principal.token}"}, None
+
+    def _fetch_csrf(self, call: _Call, context: CsrfContext) -> str:
+        metrics.SAP_CSRF_FETCHES.labels(self.destination.name).inc()
+        root = self._absolute(call.service).rstrip("/") + "/"
+        fetch = _Call(
+            method="HEAD",
+            url=root,
+            service=call.service,
+            params=self._with_client(root, None),
+            headers={
+                **{k: v for k, v in call.headers.items() if k.lower() in ("authorization", "x-correlationid")},
+                "X-CSRF-Token": "Fetch",
+            },
+            data=None,
+            json=None,
+            basic=call.basic,
+            context=context,
+            on_behalf_of=call.on_behalf_of,
+        )
+        response = self._send(fetch)
+        token = _header(response.headers, "x-csrf-token")
+        if not token or token.lower() == "required":
+            raise SapCsrfError(
+                f"SAP returned no CSRF token for {call.service}",
+                destination=self.destination.name,
+                service=call.service,
+            )
+        return token
+
+    def _send(self, call: _Call, *, csrf_token: str | None = None) -> requests.Response:
+        """Attempts with retries (idempotent methods only), breaker, bulkhead, logging and metrics."""
+        started = self._clock()
+        deadline = started + self.destination.total_timeout if self.destination.total_timeout else None
+        headers = dict(call.headers)
+        if csrf_token is not None:
+            headers["X-CSRF-Token"] = csrf_token
+        attempt = 0
+        while True:
+            attempt += 1
+            read_timeout = self.destination.read_timeout
+            if deadline is not None:
+                read_timeout = max(0.001, min(read_timeout, deadline - self._clock()))
+            try:
+                self.breaker.before_call()
+            except CircuitOpenError as exc:
+                metrics.SAP_REJECTED_LOCALLY.labels(self.destination.name, "circuit_open").inc()
+                exc.service = call.service
+                raise
+            error: SapError
+            try:
+                response = self._attempt(call, headers, attempt, read_timeout)
+            except SapError as exc:
+                if isinstance(exc, ConcurrencyLimitError):
+                    self.breaker.release_probe()
+                    raise
+                self.breaker.record_failure()
+                error = exc
+                retry_after = None
+            else:
+                status = response.status_code
+                if status < 400:
+                    self.breaker.record_success()
+                    self._raise_on_error_message(call, response)
+                    return response
+                # 5xx means SAP (or what fronts it) is unwell; 4xx answers prove it is alive.
+                if status >= 500:
+                    self.breaker.record_failure()
+                else:
+                    self.breaker.record_success()
+                error = error_from_response(
+                    status,
+                    dict(response.headers),
+                    response.content,
+                    destination=self.destination.name,
+                    service=call.service,
+                )
+                retry_after = error.retry_after if isinstance(error, SapRateLimited) else None
+                if status not in RETRYABLE_STATUSES:
+                    raise error
+            if not self.retry.should_retry(call.method, attempt, retry_after=retry_after):
+                raise error
+            pause = self.retry.delay(attempt, retry_after=retry_after)
+            if deadline is not None and self._clock() + pause >= deadline:
+                raise error
+            metrics.SAP_RETRIES.labels(self.destination.name, call.service).inc()
+            self._sleep(pause)
+
+    def _attempt(self, call: _Call, headers: dict[str, str], attempt: int, read_timeout: float) -> requests.Response:
+        """One HTTP exchange inside the bulkhead; logged and counted whether it answers or not."""
+        try:
+            self.bulkhead.__enter__()
+        except ConcurrencyLimitError as exc:
+            metrics.SAP_REJECTED_LOCALLY.labels(self.destination.name, "concurrency_limit").inc()
+            exc.service = call.service
+            raise
+        started = time.perf_counter()
+        try:
+            response = self._session.request(
+                call.method,
+                call.url,
+                params=call.params,
+                headers=headers,
+                data=call.data,
+                json=call.json,
+                auth=call.basic,
+                cookies=call.context.cookies,
+                timeout=(self.destination.connect_timeout, read_timeout),
+                allow_redirects=False,
+            )
+        except requests.Timeout as exc:
+            self._observe(call, None, time.perf_counter() - started, attempt, "", "timeout")
+            raise SapTimeout(
+                f"no answer from {self.destination.name} within "
+                f"{self.destination.connect_timeout:g}s connect / {read_timeout:g}s read",
+                destination=self.destination.name,
+                service=call.service,
+            ) from exc
+        except requests.RequestException as exc:
+            self._observe(call, None, time.perf_counter() - started, attempt, "", type(exc).__name__)
+            raise SapUnavailable(
+                f"cannot reach {self.destination.name} ({type(exc).__name__})",
+                destination=self.destination.name,
+                service=call.service,
+            ) from exc
+        finally:
+            self.bulkhead.__exit__()
+        call.context.cookies.update(response.cookies)
+        self._observe(
+            call,
+            response.status_code,
+            time.perf_counter() - started,
+            attempt,
+            _header(response.headers, "sap-transactionid")
+            or (parse_error_body(response.content).transaction_id if response.status_code >= 400 else ""),
+            "",
+        )
+        return response
+
+    def _observe(
+        self,
+        call: _Call,
+        status: int | None,
+        duration: float,
+        attempt: int,
+        transaction_id: str,
+        error_text: str,
+    ) -> None:
+        name = self.destination.name
+        metrics.SAP_CALLS.labels(name, call.service, call.method, str(status) if status else "error").inc()
+        metrics.SAP_CALL_DURATION.labels(name, call.service, call.method).observe(duration)
+        event = CallEvent(
+            destination=name,
+            service=call.service,
+            method=call.method,
+            path=_safe_path(call.url),
+            status=status,
+            duration_ms=round(duration * 1000, 1),
+            attempt=attempt,
+            request_id=call.headers.get(CORRELATION_HEADER, ""),
+            sap_transaction_id=transaction_id,
+            auth_kind=str(self.destination.auth_kind),
+            on_behalf_of=call.on_behalf_of,
+            error=error_text,
+        )
+        for events in _recorders.get():
+            events.append(event)
+        level = "info" if status is not None and status < 400 else "warning"
+        log.log(
+            20 if level == "info" else 30,
+            "sap_call",
+            destination=event.destination,
+            service=event.service,
+            method=event.method,
+            path=event.path,
+            status=event.status,
+            duration_ms=event.duration_ms,
+            attempt=event.attempt,
+            request_id=event.request_id,
+            sap_transaction_id=event.sap_transaction_id or None,
+            auth=event.auth_kind,
+            on_behalf_of=event.on_behalf_of or None,
+            error=event.error or None,
+        )
+
+    def _raise_on_error_message(self, call: _Call, response: requests.Response) -> None:
+        # SAP may answer 2xx yet report an error in sap-message (pyodata's sap_header_error_hook rule).
+        messages = parse_sap_message_header(_header(response.headers, "sap-message"))
+        if messages and messages[0].severity == "error":
+            raise SapBusinessError(
+                f"SAP HTTP {response.status_code} with error message: {messages[0].message}",
+                status=response.status_code,
+                code=messages[0].code,
+                details=messages,
+                destination=self.destination.name,
+                service=call.service,
+            )
+
+
+@dataclass
+class _Call:
+    method: str
+    url: str
+    service: str
+    params: list[tuple[str, str]]
+    headers: dict[str, str]
+    data: bytes | str | None
+    json: Any
+    basic: tuple[str, str] | None
+    context: CsrfContext
+    on_behalf_of: str
+
+
+class PyodataConnection:
+    """What pyodata calls `connection`: forwards to SapHttp with the bound service and principal."""
+
+    def __init__(self, http: SapHttp, service: str, principal: Principal | None) -> None:
+        self._http = http
+        self._service = service
+        self._principal = principal
+
+    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        return self._http.request(
+            method,
+            url,
+            service=self._service,
+            principal=self._principal,
+            params=kwargs.get("params"),
+            headers=kwargs.get("headers"),
+            data=kwargs.get("data"),
+            json=kwargs.get("json"),
+        )
+
+    def get(self, url: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", url, **kwargs)
