@@ -8,6 +8,7 @@ import redis
 from flask import Flask
 
 from app.api import ExtensionApi, openapi_config
+from app.auth import SECURITY_SCHEME, JwksKeys, StaticKeys, TokenValidator
 from app.errors import register_error_handlers
 from app.request_log import init_request_log
 from runtime.logs import configure_logging
@@ -34,13 +35,28 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
     app.extensions["db_engine"] = make_engine(settings.database_url)
 
     api = ExtensionApi(app)
+    api.spec.components.security_scheme("bearerAuth", SECURITY_SCHEME)
     register_error_handlers(app)
     init_request_log(app)
+    app.extensions["token_validator"] = TokenValidator(
+        settings.jwt_issuer, settings.xsappname, _signing_keys(app, api, settings), settings.jwt_leeway
+    )
     register_blueprints(api)
     return app
 
 
+def _signing_keys(app: Flask, api: ExtensionApi, settings: Settings) -> JwksKeys | StaticKeys:
+    if not settings.dev_idp_enabled:
+        return JwksKeys(settings.jwks_url)
+    from app import dev_idp
+
+    api.register_blueprint(dev_idp.blp)
+    return StaticKeys(dev_idp.init_dev_idp(app))
+
+
 def register_blueprints(api: ExtensionApi) -> None:
     from app import health
+    from roles import me
 
     api.register_blueprint(health.blp)
+    api.register_blueprint(me.blp)

@@ -1,1 +1,1 @@
-"""Placeholder."""
+"""Role views and commands; `policy` holds who may see and do what."""

@@ -15,6 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # Embedded defaults for a developer machine: they match `python -m mock_sap` and `python3 dev.py run`.
 DEV_SAP_USER = "EXT_API_TECH"
 DEV_SAP_PASSWORD = "tech-pass-1"
+# The development identity provider's issuer: a name, not a URL, so tokens stay valid whatever PORT is.
+DEV_ISSUER = "urn:sap-extension-api:dev-idp"
 
 
 class ConfigError(ValueError):
@@ -42,10 +44,21 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     app_name: str = "sap-extension-api"
     instance_index: int = 0
+    # Security (XSUAA-style). xsappname prefixes every scope and must be in a token's audience.
+    xsappname: str = "sap-extension-api"
+    jwt_issuer: str = DEV_ISSUER
+    jwks_url: str = ""  # empty: the development identity provider's own keys
+    jwt_leeway: int = 30
+    dev_idp_key_file: str = str(ROOT / "instance" / "dev-idp-key.json")
 
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def dev_idp_enabled(self) -> bool:
+        """The development identity provider: only in development, and only when no real IdP is set."""
+        return not self.is_production and not self.jwks_url
 
     def replace(self, **changes: Any) -> Settings:
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
@@ -138,6 +151,14 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
     if env == "production" and not (environ.get("SAP_URL") and sap_user and sap_password):
         raise ConfigError("production needs SAP_URL, SAP_USER and SAP_PASSWORD")
 
+    xsuaa = _bound_credentials(services, "xsuaa") or {}
+    jwt_issuer = environ.get("JWT_ISSUER") or (f"{xsuaa['url'].rstrip('/')}/oauth/token" if xsuaa.get("url") else "")
+    jwks_url = environ.get("JWKS_URL") or (f"{xsuaa['url'].rstrip('/')}/token_keys" if xsuaa.get("url") else "")
+    if bool(jwt_issuer) != bool(jwks_url):
+        raise ConfigError("JWT_ISSUER and JWKS_URL go together: set both, or neither for the development IdP")
+    if env == "production" and not jwks_url:
+        raise ConfigError("production needs JWT_ISSUER and JWKS_URL (or an xsuaa binding in VCAP_SERVICES)")
+
     log_format = environ.get("LOG_FORMAT", defaults.log_format)
     if log_format not in ("auto", "json", "console"):
         raise ConfigError(f"LOG_FORMAT must be auto, json or console, got {log_format!r}")
@@ -161,4 +182,9 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         cors_origins=cors,
         app_name=str(application.get("application_name") or defaults.app_name),
         instance_index=int(application.get("instance_index") or environ.get("CF_INSTANCE_INDEX") or 0),
+        xsappname=environ.get("XSAPPNAME") or str(xsuaa.get("xsappname") or defaults.xsappname),
+        jwt_issuer=jwt_issuer or defaults.jwt_issuer,
+        jwks_url=jwks_url,
+        jwt_leeway=_int(environ, "JWT_LEEWAY", defaults.jwt_leeway),
+        dev_idp_key_file=environ.get("DEV_IDP_KEY_FILE", defaults.dev_idp_key_file),
     )

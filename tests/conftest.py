@@ -107,13 +107,20 @@ def mock_sap(mock_sap_server: MockSap) -> MockSap:
     return mock_sap_server
 
 
+@pytest.fixture(scope="session")
+def dev_idp_key_file(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One development signing key for the session (RSA key generation is slow), never the repo's own."""
+    return str(tmp_path_factory.mktemp("dev-idp") / "dev-idp-key.json")
+
+
 @pytest.fixture
-def settings(redis_url: str, mock_sap: MockSap, tmp_path: Path) -> Settings:
+def settings(redis_url: str, mock_sap: MockSap, tmp_path: Path, dev_idp_key_file: str) -> Settings:
     """Settings pointing at the session's real Redis, a fresh SQLite file and the live mock SAP."""
     return Settings(
         redis_url=redis_url,
         database_url=f"sqlite:///{tmp_path / 'store.db'}",
         sap_url=mock_sap.url,
+        dev_idp_key_file=dev_idp_key_file,
     )
 
 

@@ -42,6 +42,12 @@ def test_vcap_services_bindings_fill_redis_and_database() -> None:
             }
         ],
         "postgresql-db": [{"name": "db", "tags": ["postgresql"], "credentials": {"uri": "postgres://u:p@pg:5432/d"}}],
+        "xsuaa": [
+            {
+                "name": "uaa",
+                "credentials": {"url": "https://t1.authentication.eu10.example.com", "xsappname": "sapext!t7"},
+            }
+        ],
     }
     application = {"application_name": "sapext", "instance_index": 3}
     settings = from_env(
@@ -57,6 +63,20 @@ def test_vcap_services_bindings_fill_redis_and_database() -> None:
     assert settings.database_url == "postgresql+psycopg://u:p@pg:5432/d"
     assert settings.env == "production"  # running on Cloud Foundry means production unless told otherwise
     assert (settings.app_name, settings.instance_index) == ("sapext", 3)
+    assert settings.jwt_issuer == "https://t1.authentication.eu10.example.com/oauth/token"
+    assert settings.jwks_url == "https://t1.authentication.eu10.example.com/token_keys"
+    assert settings.xsappname == "sapext!t7"
+    assert not settings.dev_idp_enabled
+
+
+def test_development_uses_the_dev_identity_provider() -> None:
+    assert from_env({}).dev_idp_enabled
+    assert not from_env({"JWT_ISSUER": "https://idp", "JWKS_URL": "https://idp/keys"}).dev_idp_enabled
+
+
+def test_issuer_without_keys_is_refused() -> None:
+    with pytest.raises(ConfigError, match="JWKS_URL"):
+        from_env({"JWT_ISSUER": "https://idp"})
 
 
 def test_environment_variables_win_over_bindings() -> None:
@@ -68,6 +88,11 @@ def test_environment_variables_win_over_bindings() -> None:
 def test_production_refuses_to_start_without_sap_credentials() -> None:
     with pytest.raises(ConfigError, match="SAP_USER"):
         from_env({"APP_ENV": "production", "SAP_URL": "https://s4"})
+
+
+def test_production_refuses_the_development_identity_provider() -> None:
+    with pytest.raises(ConfigError, match="JWKS_URL"):
+        from_env({"APP_ENV": "production", "SAP_URL": "https://s4", "SAP_USER": "T", "SAP_PASSWORD": "p"})
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,130 @@
+"""Development identity provider: a local signing key, its JWKS endpoint and a `dev-token` command.
+
+Registered only when the settings say development and no real IdP is configured.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask_smorest import Blueprint
+from joserfc import jwt
+from joserfc.jwk import KeySet, RSAKey
+
+from runtime.settings import ROOT, Settings
+
+blp = Blueprint(
+    "dev_idp", __name__, url_prefix="/dev-idp", description="Development identity provider (off in production)"
+)
+XS_SECURITY = ROOT / "xs-security.json"
+
+
+def load_or_create_key(path: str) -> RSAKey:
+    """The signing key kept in `path`; created once, atomically, so every process shares it."""
+    key_file = Path(path)
+    if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key = RSAKey.generate_key(2048, parameters={"kid": f"dev-{uuid.uuid4().hex[:8]}", "use": "sig"}, private=True)
+        temporary = key_file.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(key.as_dict(private=True)))
+        temporary.chmod(0o600)
+        try:
+            os.link(temporary, key_file)  # fails if another process won the race: use theirs
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
+    return RSAKey.import_key(json.loads(key_file.read_text()))
+
+
+def public_key_set(key: RSAKey) -> KeySet:
+    return KeySet([RSAKey.import_key(key.as_dict(private=False))])
+
+
+def scopes_of(role_collections: list[str], xsappname: str) -> list[str]:
+    """Scopes granted by role collections, resolved through xs-security.json like XSUAA does."""
+    security = json.loads(XS_SECURITY.read_text())
+    templates = {t["name"]: t for t in security["role-templates"]}
+    collections = {c["name"]: c for c in security["role-collections"]}
+    unknown = [name for name in role_collections if name not in collections]
+    if unknown:
+        raise click.BadParameter(f"unknown role collection(s) {unknown}; known: {sorted(collections)}")
+    scopes = []
+    for name in role_collections:
+        for reference in collections[name]["role-template-references"]:
+            template = templates[reference.removeprefix("$XSAPPNAME.")]
+            scopes += [s.replace("$XSAPPNAME", xsappname) for s in template["scope-references"]]
+    return sorted(set(scopes))
+
+
+def mint_token(
+    settings: Settings,
+    user: str,
+    role_collections: list[str],
+    attributes: dict[str, list[str]],
+    lifetime: int = 3600,
+    **overrides: Any,
+) -> str:
+    """A token shaped like an XSUAA user token; `overrides` replace claims (tests use it for bad tokens)."""
+    key = load_or_create_key(settings.dev_idp_key_file)
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "jti": uuid.uuid4().hex,
+        "iss": settings.jwt_issuer,
+        "aud": [settings.xsappname],
+        "cid": "sb-" + settings.xsappname,
+        "grant_type": "password",
+        "user_name": user,
+        "email": f"{user.lower()}@example.com",
+        "origin": "dev-idp",
+        "scope": ["openid", *scopes_of(role_collections, settings.xsappname)],
+        "xs.user.attributes": attributes,
+        "xs.system.attributes": {"xs.rolecollections": role_collections},
+        "iat": now,
+        "nbf": now,
+        "exp": now + lifetime,
+    }
+    claims.update(overrides)
+    return jwt.encode({"alg": "RS256", "kid": key.kid, "typ": "JWT"}, claims, key)
+
+
+@blp.route("/token_keys")
+@blp.response(200)
+def token_keys() -> dict[str, Any]:
+    """Public signing keys of the development identity provider (JWKS)"""
+    keys: KeySet = current_app.extensions["dev_idp_keys"]
+    return dict(keys.as_dict())
+
+
+@click.command("dev-token")
+@click.option("--user", required=True, help="User name (user_name claim); SAP sees it upper-cased")
+@click.option("--role-collection", "role_collections", multiple=True, required=True, help="Repeatable")
+@click.option("--attribute", "attribute_pairs", multiple=True, help="NAME=VALUE, repeatable (Plant=1010)")
+@click.option("--lifetime", default=3600, show_default=True, help="Seconds until the token expires")
+def dev_token_command(
+    user: str, role_collections: tuple[str, ...], attribute_pairs: tuple[str, ...], lifetime: int
+) -> None:
+    """Print a signed development token (only available in development)."""
+    attributes: dict[str, list[str]] = {}
+    for pair in attribute_pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name or not value:
+            raise click.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="--attribute")
+        attributes.setdefault(name, []).append(value)
+    settings: Settings = current_app.extensions["settings"]
+    click.echo(mint_token(settings, user, list(role_collections), attributes, lifetime))
+
+
+def init_dev_idp(app: Flask) -> KeySet:
+    """Register the JWKS endpoint and the CLI command; return the keys tokens are validated with."""
+    app.cli.add_command(dev_token_command)
+    keys = public_key_set(load_or_create_key(app.extensions["settings"].dev_idp_key_file))
+    app.extensions["dev_idp_keys"] = keys
+    return keys

@@ -1,0 +1,47 @@
+"""xs-security.json (what BTP deploys) agrees with roles/policy.py (what the code enforces)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from roles.policy import ATTRIBUTES, ROLE_ATTRIBUTES, Role, attributes_from_claim, roles_from_scopes
+
+SECURITY = json.loads((Path(__file__).resolve().parents[3] / "xs-security.json").read_text())
+
+
+def test_one_scope_per_role() -> None:
+    assert {s["name"] for s in SECURITY["scopes"]} == {f"$XSAPPNAME.{role.value}" for role in Role}
+
+
+def test_attributes_match() -> None:
+    assert {a["name"] for a in SECURITY["attributes"]} == set(ATTRIBUTES)
+
+
+def test_role_templates_grant_their_scope_and_carry_their_attributes() -> None:
+    templates = {t["name"]: t for t in SECURITY["role-templates"]}
+    assert set(templates) == {role.value for role in Role}
+    for role in Role:
+        template = templates[role.value]
+        assert template["scope-references"] == [f"$XSAPPNAME.{role.value}"]
+        assert tuple(template.get("attribute-references", [])) == ROLE_ATTRIBUTES[role]
+
+
+def test_role_collections_reference_existing_templates() -> None:
+    templates = {t["name"] for t in SECURITY["role-templates"]}
+    collections = {c["name"]: c for c in SECURITY["role-collections"]}
+    assert set(collections) == {role.value for role in Role}
+    for collection in collections.values():
+        for reference in collection["role-template-references"]:
+            assert reference.removeprefix("$XSAPPNAME.") in templates
+
+
+def test_scopes_map_to_roles_only_with_our_prefix() -> None:
+    granted = roles_from_scopes(["app!t1.Executive", "app!t1.Nope", "other.PlantManager", "openid"], "app!t1")
+    assert granted == frozenset({Role.EXECUTIVE})
+
+
+def test_attribute_claim_is_sanitised() -> None:
+    claim = {"Plant": ["1010", "", 7], "WorkCenter": "ASSY", "Other": ["x"]}
+    assert attributes_from_claim(claim) == {"Plant": ("1010",), "WorkCenter": ()}
+    assert attributes_from_claim(None) == {}
