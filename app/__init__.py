@@ -11,6 +11,7 @@ from app.api import ExtensionApi, openapi_config
 from app.auth import SECURITY_SCHEME, JwksKeys, StaticKeys, TokenValidator
 from app.errors import register_error_handlers
 from app.request_log import init_request_log
+from app.web_security import init_web_security
 from runtime.logs import configure_logging
 from runtime.settings import Settings, from_env
 from store.db import make_engine
@@ -38,6 +39,7 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
     api.spec.components.security_scheme("bearerAuth", SECURITY_SCHEME)
     register_error_handlers(app)
     init_request_log(app)
+    init_web_security(app, settings.cors_origins, settings.is_production)
     app.extensions["token_validator"] = TokenValidator(
         settings.jwt_issuer, settings.xsappname, _signing_keys(app, api, settings), settings.jwt_leeway
     )

@@ -7,11 +7,23 @@ from typing import Any
 
 import marshmallow as ma
 import structlog
-from flask import Flask, g, jsonify
+from flask import Flask, Response, g, jsonify
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from odata_clients.errors import (
+    SapAuthError,
+    SapError,
+    SapLocked,
+    SapNotFound,
+    SapPreconditionFailed,
+    SapUnavailable,
+)
+from roles.policy import NotInScope
+
 log = structlog.get_logger(__name__)
+
+DEFAULT_RETRY_AFTER_SECONDS = 30
 
 
 class ErrorSchema(ma.Schema):
@@ -56,6 +68,36 @@ def handle_unexpected(error: Exception) -> ResponseReturnValue:
     return handle_http_exception(InternalServerError("Internal error; the request id identifies the log"))
 
 
+def handle_sap_error(error: SapError) -> ResponseReturnValue:
+    """SAP trouble seen by a synchronous read: never a 500, and never SAP's internals beyond its message."""
+    if isinstance(error, SapNotFound):
+        return _json_error(404, "not found")
+    if isinstance(error, SapUnavailable | SapLocked):
+        retry_after = getattr(error, "retry_after", None) or DEFAULT_RETRY_AFTER_SECONDS
+        response = _json_error(503, f"SAP is unavailable right now ({error.kind}); try again later")
+        response.headers["Retry-After"] = str(max(1, int(retry_after)))
+        return response
+    if isinstance(error, SapPreconditionFailed):
+        return _json_error(412, f"the object changed in SAP: {error.message}")
+    log.warning("sap_error_on_read", kind=error.kind, sap_status=error.status, sap_code=error.code)
+    if isinstance(error, SapAuthError):
+        return _json_error(502, "SAP refused the credentials of this service; an administrator must fix them")
+    return _json_error(502, f"SAP answered unexpectedly: {error.message}")
+
+
+def handle_not_in_scope(_: NotInScope) -> ResponseReturnValue:
+    """Outside the caller's plants or work centres: answered exactly like a missing object."""
+    return _json_error(404, "not found")
+
+
+def _json_error(code: int, message: str, errors: dict[str, Any] | None = None) -> Response:
+    response = jsonify(error_body(code, message, errors))
+    response.status_code = code
+    return response
+
+
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(SapError, handle_sap_error)
+    app.register_error_handler(NotInScope, handle_not_in_scope)
     app.register_error_handler(Exception, handle_unexpected)

@@ -9,6 +9,9 @@ import pytest
 from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
+from app import create_app
+from runtime.settings import Settings
+
 ERROR_KEYS = {"code", "status", "message", "request_id"}
 
 
@@ -70,3 +73,24 @@ def test_docs_ui_is_served(client: FlaskClient) -> None:
     response = client.get("/docs")
     assert response.status_code == 200
     assert b"swagger-ui" in response.data
+
+
+def test_security_headers_on_every_response(client: FlaskClient) -> None:
+    response = client.get("/api/v1/me")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Cache-Control"] == "private, no-cache"
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+
+
+def test_cors_allows_only_listed_origins(settings: Settings) -> None:
+    client = create_app(settings.replace(cors_origins=("https://app.example.com",))).test_client()
+    preflight = client.options(
+        "/api/v1/me",
+        headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "GET"},
+    )
+    assert preflight.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+    assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
+    assert "Idempotency-Key" in preflight.headers["Access-Control-Allow-Headers"]
+    foreign = client.get("/api/v1/me", headers={"Origin": "https://evil.example.com"})
+    assert "Access-Control-Allow-Origin" not in foreign.headers
