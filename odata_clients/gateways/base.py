@@ -1,0 +1,193 @@
+"""What every gateway shares: the pyodata client, the caller, query building and value reading."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any, Self
+
+from odata_clients import convert
+from odata_clients.clients import ODataClient, execute, values
+from odata_clients.destinations import AuthKind, Principal
+from odata_clients.models import Amount, Page, Quantity, SapMessageInfo
+
+MAX_TOP = 500
+
+
+class Gateway:
+    """A gateway bound to one ODataClient and optionally to the caller it acts for (`for_user`)."""
+
+    def __init__(self, client: ODataClient, principal: Principal | None = None) -> None:
+        self.client = client
+        self.principal = principal
+
+    def for_user(self, principal: Principal) -> Self:
+        """The same gateway acting for `principal`: their token authenticates when the destination
+        propagates the user, and they are recorded as `on_behalf_of` in every call event either way."""
+        bound = copy.copy(self)
+        bound.principal = principal
+        return bound
+
+    @property
+    def auth_kind(self) -> AuthKind:
+        return self.client.http.auth_kind
+
+    def _service(self) -> Any:
+        return self.client.service(self.principal)
+
+    def _run(self, request: Any) -> Any:
+        return execute(self.client, request)
+
+    def _query(
+        self,
+        entity_set: str,
+        *,
+        filter: str | None = None,
+        select: Sequence[str] = (),
+        expand: Sequence[str] = (),
+        order_by: str | None = None,
+        top: int | None = None,
+        skip: int = 0,
+        count: bool = False,
+    ) -> tuple[list[Any], int | None]:
+        request = getattr(self._service().entity_sets, entity_set).get_entities()
+        if filter:
+            request = request.filter(filter)
+        if select:
+            request = request.select(",".join(select))
+        if expand:
+            request = request.expand(",".join(expand))
+        if order_by:
+            request = request.order_by(order_by)
+        if top is not None:
+            request = request.top(max(0, min(top, MAX_TOP)))
+        if skip:
+            request = request.skip(skip)
+        if count:
+            request = request.count(inline=True)
+        result = self._run(request)
+        total = result.total_count if count else None
+        return list(result), total
+
+    def _page(self, items: list[Any], total: int | None, top: int | None, skip: int) -> Page[Any]:
+        return Page(items=items, total=total, top=top, skip=skip)
+
+    def _get(
+        self, entity_set: str, key: Mapping[str, str] | str, *, select: Sequence[str] = (), expand: Sequence[str] = ()
+    ) -> Any:
+        proxy = getattr(self._service().entity_sets, entity_set)
+        if isinstance(key, str):
+            request = proxy.get_entity(convert_key(key))
+        else:
+            request = proxy.get_entity(**{name: convert_key(value) for name, value in key.items()})
+        if select:
+            request = request.select(",".join(select))
+        if expand:
+            request = request.expand(",".join(expand))
+        return self._run(request)
+
+    def _function(self, name: str, params: Mapping[str, str]) -> Any:
+        """Call a function import; `params` values are ready URI literals (`'abc'`, `10M`, `true`)."""
+        request = getattr(self._service().functions, name)
+        for param, literal in params.items():
+            request = request.custom(param, literal)
+        return self._run(request)
+
+
+def convert_key(value: str) -> str:
+    # pyodata quotes key strings without doubling inner quotes.
+    return value.replace("'", "''")
+
+
+class Row:
+    """Typed reads of one entity's values (pyodata proxy or raw JSON dict) into canonical values."""
+
+    def __init__(self, entity: Any) -> None:
+        self.raw: Mapping[str, Any] = entity if isinstance(entity, Mapping) else values(entity)
+        self.etag: str | None = None if isinstance(entity, Mapping) else getattr(entity, "etag", None)
+        if isinstance(entity, Mapping):
+            meta = entity.get("__metadata")
+            if isinstance(meta, Mapping) and meta.get("etag"):
+                self.etag = str(meta["etag"])
+
+    def text(self, name: str) -> str:
+        value = self.raw.get(name)
+        return convert.text_from_sap(value if isinstance(value, str) else None if value is None else str(value))
+
+    def flag(self, name: str) -> bool:
+        return convert.flag_from_sap(self.raw.get(name))
+
+    def boolean(self, name: str) -> bool:
+        value = self.raw.get(name)
+        return value if isinstance(value, bool) else convert.flag_from_sap(value)
+
+    def decimal(self, name: str) -> Decimal | None:
+        value = self.raw.get(name)
+        return convert.decimal_from_sap(None if value is None else str(value) if isinstance(value, int) else value)
+
+    def quantity(self, name: str, unit_field: str) -> Quantity | None:
+        value = self.decimal(name)
+        return None if value is None else Quantity(value, self.text(unit_field))
+
+    def quantity_or_zero(self, name: str, unit_field: str) -> Quantity:
+        return self.quantity(name, unit_field) or Quantity(Decimal("0"), self.text(unit_field))
+
+    def amount(self, name: str, currency_field: str) -> Amount | None:
+        value = self.decimal(name)
+        return None if value is None else Amount(value, self.text(currency_field))
+
+    def date(self, name: str) -> str | None:
+        return convert.date_from_sap(self.raw.get(name))
+
+    def datetime(self, name: str) -> str | None:
+        return convert.datetime_from_sap(self.raw.get(name))
+
+    def time(self, name: str) -> str | None:
+        return convert.time_from_sap(self.raw.get(name))
+
+    def timestamp(self, name: str) -> str | None:
+        value = self.raw.get(name)
+        if value is None or isinstance(value, str):
+            return convert.timestamp_from_sap(value)
+        return convert.datetime_from_sap(value)
+
+    def guid(self, name: str) -> str | None:
+        return convert.guid_from_sap(self.raw.get(name))
+
+    def nav(self, name: str) -> list[Row]:
+        value = self.raw.get(name)
+        if isinstance(value, Mapping):
+            value = value.get("results")
+        return [Row(item) for item in value] if isinstance(value, list) else []
+
+
+def function_messages(result: Any, function: str) -> list[SapMessageInfo]:
+    """SAP's FunctionMessage result(s), wrapped under the function name as Gateway does."""
+    if isinstance(result, Mapping) and function in result:
+        result = result[function]
+    if isinstance(result, Mapping) and "results" in result:
+        result = result["results"]
+    items = result if isinstance(result, list) else [result] if isinstance(result, Mapping) else []
+    messages: list[SapMessageInfo] = []
+    for item in items:
+        if not isinstance(item, Mapping):
+            continue
+        text = str(item.get("SystemMessageLongText") or item.get("SystemMessageText") or "")
+        code = "/".join(
+            part for part in (item.get("SystemMessageIdentification"), item.get("SystemMessageNumber")) if part
+        )
+        if text or code:
+            messages.append(SapMessageInfo(type=str(item.get("SystemMessageType") or ""), code=code, text=text))
+    return messages
+
+
+def string_param(value: str) -> str:
+    return convert.string_literal(value)
+
+
+def property_type(client: ODataClient, principal: Principal | None, entity_set: str, name: str) -> str:
+    """The EDM type name of a property in the service's metadata (e.g. to choose a literal form)."""
+    schema = client.service(principal).schema
+    entity_type = schema.entity_set(entity_set).entity_type
+    return str(entity_type.proprty(name).typ.name)

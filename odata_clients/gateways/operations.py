@@ -1,0 +1,134 @@
+"""Production-order operations: supervisors' work list at their work centres, with quantities done / to go."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from odata_clients import convert
+from odata_clients.errors import SapNotFound
+from odata_clients.gateways.base import Gateway, Row
+from odata_clients.models import Operation, Page, Quantity
+
+OPERATIONS = "A_ProductionOrderOperation_2"
+
+OPERATION_FIELDS = (
+    "OrderInternalBillOfOperations",
+    "OrderIntBillOfOperationsItem",
+    "ManufacturingOrder",
+    "ManufacturingOrderOperation",
+    "ManufacturingOrderSequence",
+    "MfgOrderOperationText",
+    "WorkCenter",
+    "ProductionPlant",
+    "OpPlannedTotalQuantity",
+    "OpTotalConfirmedYieldQty",
+    "OperationUnit",
+    "OpErlstSchedldExecStrtDte",
+    "OpErlstSchedldExecEndDte",
+    "OperationIsReleased",
+    "OperationIsConfirmed",
+    "OperationIsPartiallyConfirmed",
+    "LastChangeDateTime",
+)
+
+
+def operation_from_row(row: Row) -> Operation:
+    unit = row.text("OperationUnit")
+    planned = row.quantity_or_zero("OpPlannedTotalQuantity", "OperationUnit")
+    done = row.quantity_or_zero("OpTotalConfirmedYieldQty", "OperationUnit")
+    return Operation(
+        order_id=row.text("ManufacturingOrder"),
+        operation=row.text("ManufacturingOrderOperation"),
+        sequence=row.text("ManufacturingOrderSequence"),
+        text=row.text("MfgOrderOperationText"),
+        work_center=row.text("WorkCenter"),
+        plant=row.text("ProductionPlant"),
+        planned_quantity=planned,
+        confirmed_yield=done,
+        quantity_to_go=Quantity(max(Decimal("0"), planned.value - done.value), unit),
+        earliest_start=row.date("OpErlstSchedldExecStrtDte"),
+        earliest_end=row.date("OpErlstSchedldExecEndDte"),
+        is_released=row.flag("OperationIsReleased"),
+        is_confirmed=row.flag("OperationIsConfirmed"),
+        is_partially_confirmed=row.flag("OperationIsPartiallyConfirmed"),
+        routing_id=row.text("OrderInternalBillOfOperations"),
+        routing_item=row.text("OrderIntBillOfOperationsItem"),
+        etag=row.etag,
+    )
+
+
+def operation_filter(
+    work_centers: Sequence[str],
+    *,
+    plants: Sequence[str] = (),
+    order_id: str | None = None,
+    include_confirmed: bool = False,
+) -> str:
+    if not work_centers:
+        raise ValueError("at least one work centre is required")
+    clause = convert.and_all(
+        convert.any_of("WorkCenter", work_centers),
+        convert.any_of("ProductionPlant", plants) if plants else None,
+        "OperationIsReleased eq 'X'",
+        None if include_confirmed else "OperationIsConfirmed eq ''",
+        convert.eq("ManufacturingOrder", order_id) if order_id else None,
+    )
+    assert clause is not None
+    return clause
+
+
+class OperationsGateway(Gateway):
+    """Reads A_ProductionOrderOperation_2; work centres are always pushed down to SAP as $filter."""
+
+    def list_released(
+        self,
+        work_centers: Sequence[str],
+        *,
+        plants: Sequence[str] = (),
+        order_id: str | None = None,
+        include_confirmed: bool = False,
+        top: int = 100,
+        skip: int = 0,
+    ) -> Page[Operation]:
+        entities, total = self._query(
+            OPERATIONS,
+            filter=operation_filter(
+                work_centers, plants=plants, order_id=order_id, include_confirmed=include_confirmed
+            ),
+            select=OPERATION_FIELDS,
+            order_by="OpErlstSchedldExecStrtDte asc,ManufacturingOrder asc,ManufacturingOrderOperation asc",
+            top=top,
+            skip=skip,
+            count=True,
+        )
+        return Page([operation_from_row(Row(e)) for e in entities], total, top, skip)
+
+    def get(self, order_id: str, operation: str) -> Operation:
+        """One operation by order and operation number (the keys users know)."""
+        entities, _ = self._query(
+            OPERATIONS,
+            filter=convert.and_all(
+                convert.eq("ManufacturingOrder", order_id), convert.eq("ManufacturingOrderOperation", operation)
+            ),
+            select=OPERATION_FIELDS,
+            top=1,
+        )
+        if not entities:
+            raise SapNotFound(
+                f"operation {operation} of order {order_id} not found",
+                status=404,
+                destination=self.client.http.destination.name,
+                service=self.client.spec.path,
+            )
+        return operation_from_row(Row(entities[0]))
+
+    def for_order(self, order_id: str) -> list[Operation]:
+        entities, _ = self._query(
+            OPERATIONS,
+            filter=convert.eq("ManufacturingOrder", order_id),
+            select=OPERATION_FIELDS,
+            order_by="ManufacturingOrderOperation asc",
+            top=500,
+        )
+        return [operation_from_row(Row(e)) for e in entities]

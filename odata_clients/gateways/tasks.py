@@ -1,0 +1,123 @@
+"""Workflow tasks (TASKPROCESSING, My Inbox): the executive's queue and decisions, always as that user."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from odata_clients import convert
+from odata_clients.gateways.base import Gateway, Row, string_param
+from odata_clients.models import DecisionOption, Page, Task
+
+TASKS = "TaskCollection"
+OPEN_STATUSES = ("READY", "RESERVED", "IN_PROGRESS")
+APPROVE = "0001"
+REJECT = "0002"
+
+
+def task_from_sap(entity: object) -> Task:
+    row = Row(entity)
+    return Task(
+        origin=row.text("SAP__Origin"),
+        task_id=row.text("InstanceID"),
+        task_definition_id=row.text("TaskDefinitionID"),
+        task_definition_name=row.text("TaskDefinitionName"),
+        title=row.text("TaskTitle"),
+        priority=row.text("Priority"),
+        status=row.text("Status"),
+        status_text=row.text("StatusText"),
+        created_on=row.datetime("CreatedOn"),
+        created_by=row.text("CreatedBy"),
+        processor=row.text("Processor"),
+        completion_deadline=row.datetime("CompletionDeadLine"),
+        is_escalated=row.boolean("IsEscalated"),
+        supports_claim=row.boolean("SupportsClaim"),
+        supports_release=row.boolean("SupportsRelease"),
+        supports_forward=row.boolean("SupportsForward"),
+        supports_comments=row.boolean("SupportsComments"),
+        object_id=_object_id(row),
+    )
+
+
+def _object_id(row: Row) -> str:
+    # SAP has no standard property for the business object; the inbox's own extension fields differ
+    # per release, so take the first that is present.
+    for name in ("TaskObjectID", "BusinessObjectID", "ObjectID", "PurchaseRequisition"):
+        if row.raw.get(name):
+            return row.text(name)
+    return ""
+
+
+def _task_result(result: Any, function: str) -> Task:
+    if isinstance(result, Mapping) and function in result and isinstance(result[function], Mapping):
+        result = result[function]
+    return task_from_sap(result)
+
+
+class TasksGateway(Gateway):
+    """TaskCollection and its function imports. Bind the caller first: `gateway.for_user(principal)`."""
+
+    def list_open(
+        self,
+        *,
+        task_types: Sequence[str] = (),
+        priorities: Sequence[str] = (),
+        top: int = 100,
+        skip: int = 0,
+    ) -> Page[Task]:
+        """The caller's open tasks (SAP scopes TaskCollection to the authenticated user)."""
+        clause = convert.and_all(
+            convert.any_of("Status", OPEN_STATUSES),
+            convert.any_of("TaskDefinitionID", task_types) if task_types else None,
+            convert.any_of("Priority", priorities) if priorities else None,
+        )
+        entities, total = self._query(TASKS, filter=clause, order_by="CreatedOn desc", top=top, skip=skip, count=True)
+        return Page([task_from_sap(e) for e in entities], total, top, skip)
+
+    def get(self, task_id: str, origin: str) -> Task:
+        return task_from_sap(self._get(TASKS, {"SAP__Origin": origin, "InstanceID": task_id}))
+
+    def decision_options(self, task_id: str, origin: str) -> list[DecisionOption]:
+        result = self._function(
+            "DecisionOptions", {"SAP__Origin": string_param(origin), "InstanceID": string_param(task_id)}
+        )
+        if isinstance(result, Mapping):
+            result = result.get("results", result.get("DecisionOptions", []))
+        options = []
+        for item in result if isinstance(result, list) else []:
+            row = Row(item)
+            options.append(
+                DecisionOption(
+                    key=row.text("DecisionKey"),
+                    text=row.text("DecisionText"),
+                    comment_mandatory=row.boolean("CommentMandatory"),
+                    nature=row.text("Nature"),
+                )
+            )
+        return options
+
+    def decide(self, task_id: str, origin: str, decision_key: str, comments: str = "") -> Task:
+        """Decision (POST). Comments is mandatory for SAP: an empty string when there is none."""
+        result = self._function(
+            "Decision",
+            {
+                "SAP__Origin": string_param(origin),
+                "InstanceID": string_param(task_id),
+                "DecisionKey": string_param(decision_key),
+                "Comments": string_param(comments),
+            },
+        )
+        return _task_result(result, "Decision")
+
+    def claim(self, task_id: str, origin: str) -> Task:
+        return self._action("Claim", task_id, origin)
+
+    def release(self, task_id: str, origin: str) -> Task:
+        return self._action("Release", task_id, origin)
+
+    def forward(self, task_id: str, origin: str, to_user: str) -> Task:
+        return self._action("Forward", task_id, origin, ForwardTo=string_param(to_user))
+
+    def _action(self, name: str, task_id: str, origin: str, **extra: str) -> Task:
+        params = {"SAP__Origin": string_param(origin), "InstanceID": string_param(task_id), **extra}
+        return _task_result(self._function(name, params), name)
