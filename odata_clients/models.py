@@ -84,7 +84,8 @@ class Task:
     supports_release: bool
     supports_forward: bool
     supports_comments: bool
-    # The business object behind the task when SAP names it (e.g. the purchase requisition number).
+    # The task's custom attributes, and the business object behind it when one of them names it.
+    attributes: dict[str, str] = field(default_factory=dict)
     object_id: str = ""
 
 

@@ -10,6 +10,7 @@ from typing import Any, Self
 from odata_clients import convert
 from odata_clients.clients import ODataClient, execute, values
 from odata_clients.destinations import AuthKind, Principal
+from odata_clients.errors import SapProtocolError
 from odata_clients.models import Amount, Page, Quantity, SapMessageInfo
 
 MAX_TOP = 500
@@ -88,11 +89,31 @@ class Gateway:
         return self._run(request)
 
     def _function(self, name: str, params: Mapping[str, str]) -> Any:
-        """Call a function import; `params` values are ready URI literals (`'abc'`, `10M`, `true`)."""
-        request = getattr(self._service().functions, name)
-        for param, literal in params.items():
-            request = request.custom(param, literal)
-        return self._run(request)
+        """Call a function import with our HTTP layer; `params` values are URI literals (`'a'`, `10M`).
+
+        pyodata cannot return collections of complex types (DecisionOptions) and quotes string
+        parameters without escaping them, so function imports take this one path: the HTTP method
+        still comes from the metadata, the `d` payload comes back raw (Row reads wire values).
+        """
+        function = self._service().schema.function_import(name)
+        response = self.client.http.request(
+            str(function.http_method),
+            f"{self.client.spec.path}/{name}",
+            service=self.client.spec.path,
+            principal=self.principal,
+            params=dict(params),
+        )
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json().get("d")
+        except ValueError as exc:
+            raise SapProtocolError(
+                f"{name} answered with something that is not JSON",
+                status=response.status_code,
+                destination=self.client.http.destination.name,
+                service=self.client.spec.path,
+            ) from exc
 
 
 def convert_key(value: str) -> str:

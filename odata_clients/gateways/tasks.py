@@ -10,6 +10,7 @@ from odata_clients.gateways.base import Gateway, Row, string_param
 from odata_clients.models import DecisionOption, Page, Task
 
 TASKS = "TaskCollection"
+NAV_ATTRIBUTES = "CustomAttributeData"
 OPEN_STATUSES = ("READY", "RESERVED", "IN_PROGRESS")
 APPROVE = "0001"
 REJECT = "0002"
@@ -35,16 +36,19 @@ def task_from_sap(entity: object) -> Task:
         supports_release=row.boolean("SupportsRelease"),
         supports_forward=row.boolean("SupportsForward"),
         supports_comments=row.boolean("SupportsComments"),
-        object_id=_object_id(row),
+        attributes=(attributes := {a.text("Name"): a.text("Value") for a in row.nav(NAV_ATTRIBUTES)}),
+        object_id=_object_id(attributes),
     )
 
 
-def _object_id(row: Row) -> str:
-    # SAP has no standard property for the business object; the inbox's own extension fields differ
-    # per release, so take the first that is present.
-    for name in ("TaskObjectID", "BusinessObjectID", "ObjectID", "PurchaseRequisition"):
-        if row.raw.get(name):
-            return row.text(name)
+# Custom attribute names under which inbox scenarios expose the business object's key.
+OBJECT_ATTRIBUTES = ("PurchaseRequisition", "PurchaseRequisitionNumber", "BusinessObjectKey", "ObjectID", "BANFN")
+
+
+def _object_id(attributes: Mapping[str, str]) -> str:
+    for name in OBJECT_ATTRIBUTES:
+        if attributes.get(name):
+            return attributes[name]
     return ""
 
 
@@ -75,7 +79,7 @@ class TasksGateway(Gateway):
         return Page([task_from_sap(e) for e in entities], total, top, skip)
 
     def get(self, task_id: str, origin: str) -> Task:
-        return task_from_sap(self._get(TASKS, {"SAP__Origin": origin, "InstanceID": task_id}))
+        return task_from_sap(self._get(TASKS, {"SAP__Origin": origin, "InstanceID": task_id}, expand=[NAV_ATTRIBUTES]))
 
     def decision_options(self, task_id: str, origin: str) -> list[DecisionOption]:
         result = self._function(
