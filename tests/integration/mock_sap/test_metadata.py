@@ -319,6 +319,16 @@ def test_confirmation_service_matches_the_real_openapi(tech: Sap, real_specs: Pa
                 problems.append(
                     f"{name}({param.name}): {param.type}, real {openapi_parameter_type(real_params[param.name])}"
                 )
+        result = path[method]["responses"]["200"]["content"]["application/json"]["schema"]["properties"]["d"]
+        complex_type = md.complex_types.get(md.qualify(function.return_type or ""))
+        if complex_type is not None:
+            wrapped = result.get("properties", {}).get(name, {}).get("$ref", "")
+            real_properties = schemas[wrapped.rsplit("/", 1)[1]]["properties"] if wrapped else {}
+            for prop in complex_type.properties.values():
+                if prop.name not in real_properties:
+                    problems.append(f"{name} result: {prop.name} does not exist in the real result type")
+                elif prop.type != (expected := openapi_edm_type(real_properties[prop.name])):
+                    problems.append(f"{name} result: {prop.name} is {prop.type}, real {expected}")
     assert {"CancelProdnOrdConf", "GetConfProposal"} <= set(md.function_imports)
     assert not problems, "\n".join(problems)
 

@@ -13,7 +13,8 @@ from typing import Any
 import pyodata
 import pytest
 
-from .conftest import PRODORD, Sap, assert_sap_error, decimal, parse_date
+from .conftest import PRODORD, SERVICE_PATHS, TASKS, TECH_USER, Sap, assert_sap_error, decimal, parse_date
+from .odata_reader import parse_metadata
 
 ORDERS = "A_ProductionOrder_2"
 
@@ -340,3 +341,22 @@ def test_pyodata_top_skip_orderby_select(pyodata_client: Callable[..., pyodata.C
     assert [e.ManufacturingOrder for e in window] == expected
     for entity in window:
         assert Decimal(str(entity.TotalQuantity)) >= 0
+
+
+def test_properties_marked_not_filterable_are_rejected(sap: Callable[..., Sap]):
+    """sap:filterable="false" (absent means true) must be enforced; the set is discovered from $metadata."""
+    checked = 0
+    for service in SERVICE_PATHS:
+        helper = sap("EXEC_ANNA" if service == TASKS else TECH_USER)
+        md = parse_metadata(helper.session.get(helper.url(service, "$metadata"), timeout=30).content)
+        for name in md.entity_sets:
+            for prop in md.entity_type_of(name).properties.values():
+                if prop.sap.get("filterable") == "false" and prop.type == "Edm.String":
+                    response = helper.get(service, name, {"$filter": f"{prop.name} eq 'X'"})
+                    assert_sap_error(response, 400)
+                    checked += 1
+                if prop.sap.get("sortable") == "false":
+                    assert_sap_error(helper.get(service, name, {"$orderby": prop.name}), 400)
+                    checked += 1
+    if not checked:
+        pytest.skip("no served property is marked sap:filterable/sortable='false' (as in the real specs)")

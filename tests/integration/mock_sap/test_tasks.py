@@ -57,11 +57,18 @@ def _strings(node: Any) -> list[str]:
     return []
 
 
-def requisition_of(task: dict[str, Any], numbers: dict[str, str]) -> str | None:
-    """The requisition a task points at: a requisition number anywhere in the task's own data."""
+def requisition_of(sap: Sap, task: dict[str, Any], numbers: dict[str, str]) -> str | None:
+    """The requisition a task points at: a requisition number in the task's data or its navigations
+    (custom attributes, description), wherever the inbox exposes the business object."""
     data = {k: v for k, v in task.items() if k not in ("InstanceID", "SAP__Origin")}
-    for text in _strings(data):
-        for token in re.findall(r"\d{5,10}", text):
+    texts = _strings({k: v for k, v in data.items() if not (isinstance(v, dict) and "__deferred" in v)})
+    for value in data.values():
+        if isinstance(value, dict) and "__deferred" in value:
+            response = sap.session.get(value["__deferred"]["uri"], headers={"Accept": "application/json"}, timeout=30)
+            assert response.status_code == 200, value["__deferred"]["uri"]
+            texts += _strings(response.json()["d"])
+    for text in texts:
+        for token in re.findall(r"(?<!\d)\d{5,10}(?!\d)", text):
             if token in numbers:
                 return numbers[token]
     return None
@@ -109,7 +116,7 @@ def ben(sap: Callable[..., Sap]) -> Sap:
 def pr_task(sap: Sap) -> tuple[dict[str, Any], str]:
     numbers = requisition_numbers(sap)
     for task in open_tasks(sap):
-        requisition = requisition_of(task, numbers)
+        requisition = requisition_of(sap, task, numbers)
         if requisition and all(i["ReleaseIsNotCompleted"] for i in items_of(sap, requisition)):
             return task, requisition
     pytest.fail(f"{sap.user} has no open requisition-release task")
@@ -150,8 +157,12 @@ def test_tasks_mix_types_and_priorities(sap: Callable[..., Sap]):
 def test_most_tasks_point_at_existing_requisitions_and_others_do_not(sap: Callable[..., Sap]):
     tech = sap(TECH_USER)
     numbers = requisition_numbers(tech)
-    tasks = [t for user in EXECUTIVES for t in inbox(sap(user))]
-    linked = {t["InstanceID"]: requisition_of(t, numbers) for t in tasks}
+    tasks, linked = [], {}
+    for user in EXECUTIVES:
+        executive = sap(user)
+        for task in inbox(executive):
+            tasks.append(task)
+            linked[task["InstanceID"]] = requisition_of(executive, task, numbers)
     pr_tasks = [t for t in tasks if linked[t["InstanceID"]]]
     assert len(pr_tasks) > len(tasks) / 2, "most tasks are requisition releases"
     pr_types = {t["TaskDefinitionID"] for t in pr_tasks}
@@ -294,7 +305,7 @@ def test_forward_to_unknown_user_is_rejected(anna: Sap):
 
 def test_mass_approval_in_one_batch(anna: Sap, sap: Callable[..., Sap]):
     numbers = requisition_numbers(sap(TECH_USER))
-    tasks = [t for t in open_tasks(anna) if requisition_of(t, numbers)][:2]
+    tasks = [t for t in open_tasks(anna) if requisition_of(anna, t, numbers)][:2]
     assert len(tasks) == 2, "EXEC_ANNA should have at least two requisition tasks"
     parts = []
     for i, task in enumerate(tasks):
