@@ -144,6 +144,11 @@ class _ClientCredentialsToken:
             return self._token
 
 
+def service_name(service_path: str) -> str:
+    """`/sap/opu/odata/sap/API_X_SRV` -> `API_X_SRV`; the label logs and metrics use."""
+    return service_path.rstrip("/").rsplit("/", 1)[-1].split(";", 1)[0]
+
+
 def _safe_path(url: str) -> str:
     parts = urlsplit(url)
     return parts.path + (f"?{parts.query}" if parts.query else "")
@@ -389,7 +394,7 @@ class SapHttp:
             pause = self.retry.delay(attempt, retry_after=retry_after)
             if deadline is not None and self._clock() + pause >= deadline:
                 raise error
-            metrics.SAP_RETRIES.labels(self.destination.name, call.service).inc()
+            metrics.SAP_RETRIES.labels(self.destination.name, service_name(call.service)).inc()
             self._sleep(pause)
 
     def _attempt(self, call: _Call, headers: dict[str, str], attempt: int, read_timeout: float) -> requests.Response:
@@ -453,11 +458,12 @@ class SapHttp:
         error_text: str,
     ) -> None:
         name = self.destination.name
-        metrics.SAP_CALLS.labels(name, call.service, call.method, str(status) if status else "error").inc()
-        metrics.SAP_CALL_DURATION.labels(name, call.service, call.method).observe(duration)
+        service = service_name(call.service)
+        metrics.SAP_CALLS.labels(name, service, call.method, str(status) if status else "error").inc()
+        metrics.SAP_CALL_DURATION.labels(name, service, call.method).observe(duration)
         event = CallEvent(
             destination=name,
-            service=call.service,
+            service=service,
             method=call.method,
             path=_safe_path(call.url),
             status=status,
