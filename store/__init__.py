@@ -1,1 +1,49 @@
 """Durable records: the writeback outbox and the append-only audit trail (SQLAlchemy 2)."""
+
+from __future__ import annotations
+
+from store.api import Store, request_fingerprint
+from store.canonical import InvalidCursor
+from store.db import make_engine, ping
+from store.migrate import upgrade
+from store.records import (
+    ENDINGS,
+    TERMINAL,
+    AuditEvent,
+    Command,
+    CommandNotFound,
+    Event,
+    IdempotencyConflict,
+    InvalidTransition,
+    NewCommand,
+    Page,
+    SerialKeyBusy,
+    Status,
+    StoreError,
+    StoreStats,
+    VerifyResult,
+)
+
+__all__ = [
+    "ENDINGS",
+    "TERMINAL",
+    "AuditEvent",
+    "Command",
+    "CommandNotFound",
+    "Event",
+    "IdempotencyConflict",
+    "InvalidCursor",
+    "InvalidTransition",
+    "NewCommand",
+    "Page",
+    "SerialKeyBusy",
+    "Status",
+    "Store",
+    "StoreError",
+    "StoreStats",
+    "VerifyResult",
+    "make_engine",
+    "ping",
+    "request_fingerprint",
+    "upgrade",
+]

@@ -1,0 +1,632 @@
+"""`Store`: the outbox of writeback commands and the audit trail, as the web layer and the workers use them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Engine, and_, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from store import audit
+from store.canonical import canonical_json, decode_cursor, encode_cursor, iso_utc, sha256_hex
+from store.db import WRITE_OPTION, make_engine
+from store.models import AuditRow, ChainHeadRow, CommandRow
+from store.records import (
+    ENDINGS,
+    AuditEvent,
+    Command,
+    CommandNotFound,
+    Event,
+    IdempotencyConflict,
+    InvalidTransition,
+    NewCommand,
+    Page,
+    SerialKeyBusy,
+    Status,
+    StoreStats,
+    VerifyResult,
+)
+
+MAX_PAGE = 500
+ADMIN_ROLE = "IntegrationAdmin"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def request_fingerprint(new: NewCommand) -> str:
+    """sha256 of what makes two requests "the same" for an idempotency key: type, target and payload.
+
+    If-Match is left out on purpose: a client that re-sends after re-reading the object must get its
+    command back, not a 422.
+    """
+    return sha256_hex(
+        canonical_json(
+            {"type": new.type, "target_type": new.target_type, "target_id": new.target_id, "payload": new.payload}
+        )
+    )
+
+
+def _to_command(row: CommandRow) -> Command:
+    return Command(
+        id=row.id,
+        type=row.type,
+        status=Status(row.status),
+        requested_by=row.requested_by,
+        role=row.role,
+        attributes=row.attributes,
+        target_type=row.target_type,
+        target_id=row.target_id,
+        serial_key=row.serial_key,
+        payload=row.payload,
+        payload_hash=row.payload_hash,
+        idempotency_key=row.idempotency_key,
+        if_match=row.if_match,
+        correlation_id=row.correlation_id,
+        attempts=row.attempts,
+        last_error=row.last_error,
+        result=row.result,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        next_attempt_at=row.next_attempt_at,
+        finished_at=row.finished_at,
+    )
+
+
+def _sap_fields(error: Mapping[str, Any] | None) -> tuple[int | None, str | None]:
+    """SAP's HTTP status and message out of the canonical error shape ({"status", "code", "message", ...})."""
+    if not error:
+        return None, None
+    status = error.get("status")
+    message = error.get("message")
+    return (
+        status if isinstance(status, int) and not isinstance(status, bool) else None,
+        str(message) if message is not None else None,
+    )
+
+
+def _limit(limit: int) -> int:
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    return min(limit, MAX_PAGE)
+
+
+class _Tx:
+    """One write transaction: the session and the locked chain head."""
+
+    def __init__(self, session: Session, head: ChainHeadRow, now: datetime) -> None:
+        self.session = session
+        self.head = head
+        self.now = now
+
+    def command(self, command_id: str) -> CommandRow:
+        row = self.session.get(CommandRow, command_id)
+        if row is None:
+            raise CommandNotFound(command_id)
+        return row
+
+    def audit(self, row: CommandRow, event: str, actor: str, **fields: Any) -> None:
+        """An audit event about a command; who it was for, the role and object come from the command."""
+        fields.setdefault("on_behalf_of", row.requested_by)
+        fields.setdefault("role", row.role)
+        fields.setdefault("correlation_id", row.correlation_id)
+        audit.append_event(
+            self.session,
+            self.head,
+            at=self.now,
+            event=event,
+            actor=actor,
+            command_id=row.id,
+            object=f"{row.target_type}:{row.target_id}",
+            **fields,
+        )
+
+
+class Store:
+    """The durable store. Every method is one transaction; every state change writes its audit event in it.
+
+    Thread-safe (one Store per process is enough). Writers are serialised through the audit chain head,
+    which keeps the chain linear and makes check-then-act (idempotency, serial keys) race-free.
+    """
+
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = utcnow) -> None:
+        self.engine = engine
+        self._write_engine = engine.execution_options(**{WRITE_OPTION: True})
+        self._clock = clock
+
+    @classmethod
+    def from_url(cls, database_url: str, *, clock: Callable[[], datetime] = utcnow) -> Store:
+        return cls(make_engine(database_url), clock=clock)
+
+    # -- transactions ------------------------------------------------------------------------------
+
+    def _now(self) -> datetime:
+        now = self._clock()
+        if now.tzinfo is None:
+            raise ValueError("the store's clock must return timezone-aware datetimes")
+        return now.astimezone(UTC)
+
+    @contextmanager
+    def _write(self) -> Iterator[_Tx]:
+        with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
+            yield _Tx(session, audit.lock_head(session), self._now())
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    # -- the web layer ---------------------------------------------------------------------------
+
+    def accept(self, new: NewCommand) -> tuple[Command, bool]:
+        """Store a new command and its `accepted` event; `(command, created)`.
+
+        The same user re-using an idempotency key for the same request gets the existing command back
+        (created False, nothing written); for another request, `IdempotencyConflict`.
+        """
+        fingerprint = request_fingerprint(new)
+        canonical_json(new.attributes)  # refuse what JSON columns could not store exactly, before any write
+        try:
+            with self._write() as tx:
+                existing = tx.session.execute(
+                    select(CommandRow).where(
+                        CommandRow.requested_by == new.requested_by, CommandRow.idempotency_key == new.idempotency_key
+                    )
+                ).scalar_one_or_none()
+                if existing is not None:
+                    return self._replayed(_to_command(existing), fingerprint), False
+                row = CommandRow(
+                    id=str(uuid.uuid4()),
+                    type=new.type,
+                    status=Status.ACCEPTED.value,
+                    requested_by=new.requested_by,
+                    role=new.role,
+                    attributes=dict(new.attributes),
+                    target_type=new.target_type,
+                    target_id=new.target_id,
+                    serial_key=new.serial_key or f"{new.target_type}:{new.target_id}",
+                    payload=dict(new.payload),
+                    payload_hash=fingerprint,
+                    idempotency_key=new.idempotency_key,
+                    if_match=new.if_match,
+                    correlation_id=new.correlation_id,
+                    attempts=0,
+                    created_at=tx.now,
+                    updated_at=tx.now,
+                )
+                tx.session.add(row)
+                tx.audit(row, Event.ACCEPTED, new.requested_by, sent=row.payload, detail={"type": row.type})
+                return _to_command(row), True
+        except IntegrityError:
+            # Not reachable while writers are serialised by the chain head; kept so that a lost race can
+            # never surface as a server error if that ever changes.
+            with self._read() as session:
+                found = session.execute(
+                    select(CommandRow).where(
+                        CommandRow.requested_by == new.requested_by, CommandRow.idempotency_key == new.idempotency_key
+                    )
+                ).scalar_one_or_none()
+                if found is None:
+                    raise
+                return self._replayed(_to_command(found), fingerprint), False
+
+    @staticmethod
+    def _replayed(existing: Command, fingerprint: str) -> Command:
+        if existing.payload_hash != fingerprint:
+            raise IdempotencyConflict(existing)
+        return existing
+
+    def get(self, command_id: str) -> Command | None:
+        with self._read() as session:
+            row = session.get(CommandRow, command_id)
+            return _to_command(row) if row is not None else None
+
+    def list_for_user(
+        self, user: str, *, status: str | None = None, limit: int = 50, cursor: str | None = None
+    ) -> Page[Command]:
+        """The user's own commands, newest first."""
+        conditions = [CommandRow.requested_by == user]
+        if status is not None:
+            conditions.append(CommandRow.status == Status(status).value)
+        return self._command_page(conditions, limit, cursor)
+
+    def list_by_status(
+        self, status: str, *, type: str | None = None, limit: int = 50, cursor: str | None = None
+    ) -> Page[Command]:
+        """Commands in one status (e.g. the dead letters), newest first."""
+        conditions = [CommandRow.status == Status(status).value]
+        if type is not None:
+            conditions.append(CommandRow.type == type)
+        return self._command_page(conditions, limit, cursor)
+
+    def _command_page(self, conditions: list[ColumnElement[bool]], limit: int, cursor: str | None) -> Page[Command]:
+        limit = _limit(limit)
+        if cursor is not None:
+            created, last_id = decode_cursor(cursor, (str, str))
+            created_at = datetime.fromisoformat(created)
+            conditions.append(
+                or_(
+                    CommandRow.created_at < created_at,
+                    and_(CommandRow.created_at == created_at, CommandRow.id < last_id),
+                )
+            )
+        query = (
+            select(CommandRow)
+            .where(*conditions)
+            .order_by(CommandRow.created_at.desc(), CommandRow.id.desc())
+            .limit(limit + 1)
+        )
+        with self._read() as session:
+            rows = [_to_command(row) for row in session.execute(query).scalars()]
+        items = rows[:limit]
+        next_cursor = encode_cursor(iso_utc(items[-1].created_at), items[-1].id) if len(rows) > limit else None
+        return Page(items, next_cursor)
+
+    # -- the worker --------------------------------------------------------------------------------
+
+    def start_attempt(self, command_id: str, *, actor: str = "worker") -> Command | None:
+        """`accepted` -> `running`, attempts + 1; None when there is nothing to do (already running or ended).
+
+        Raises `SerialKeyBusy` while another command with the same serialisation key is running: the
+        caller should try again later. Raises `CommandNotFound` for an unknown id.
+        """
+        with self._write() as tx:
+            row = tx.command(command_id)
+            if row.status != Status.ACCEPTED:
+                return None
+            running = tx.session.execute(
+                select(CommandRow.id)
+                .where(
+                    CommandRow.serial_key == row.serial_key,
+                    CommandRow.status == Status.RUNNING.value,
+                    CommandRow.id != row.id,
+                )
+                .limit(1)
+            ).scalar_one_or_none()
+            if running is not None:
+                raise SerialKeyBusy(row.id, row.serial_key, running)
+            row.status = Status.RUNNING.value
+            row.attempts += 1
+            row.updated_at = tx.now
+            row.next_attempt_at = None
+            tx.audit(row, Event.ATTEMPT_STARTED, actor, detail={"attempt": row.attempts})
+            return _to_command(row)
+
+    def succeed(
+        self,
+        command_id: str,
+        *,
+        result: Mapping[str, Any] | None = None,
+        sap_status: int | None = None,
+        sap_message: str | None = None,
+        duration_ms: int | None = None,
+        sent: Any = None,
+        actor: str = "worker",
+    ) -> Command:
+        """`running` (or `accepted`, if a reconciler reclaimed it meanwhile) -> `succeeded`."""
+        with self._write() as tx:
+            row = self._active(tx, command_id, "succeed")
+            row.status = Status.SUCCEEDED.value
+            row.result = dict(result) if result is not None else None
+            row.updated_at = row.finished_at = tx.now
+            row.next_attempt_at = None
+            tx.audit(
+                row,
+                Event.ATTEMPT_SUCCEEDED,
+                actor,
+                sent=sent,
+                detail={"attempt": row.attempts},
+                sap_status=sap_status,
+                sap_message=sap_message,
+                duration_ms=duration_ms,
+            )
+            return _to_command(row)
+
+    def fail_transient(
+        self,
+        command_id: str,
+        *,
+        error: Mapping[str, Any],
+        next_attempt_at: datetime,
+        duration_ms: int | None = None,
+        sent: Any = None,
+        actor: str = "worker",
+    ) -> Command:
+        """A transient failure: back to `accepted` until `next_attempt_at` (events attempt_failed, retry_scheduled)."""
+        with self._write() as tx:
+            row = self._active(tx, command_id, "retry")
+            row.status = Status.ACCEPTED.value
+            row.last_error = dict(error)
+            row.updated_at = tx.now
+            row.next_attempt_at = next_attempt_at
+            sap_status, sap_message = _sap_fields(error)
+            tx.audit(
+                row,
+                Event.ATTEMPT_FAILED,
+                actor,
+                sent=sent,
+                detail={"attempt": row.attempts, "error": dict(error)},
+                sap_status=sap_status,
+                sap_message=sap_message,
+                duration_ms=duration_ms,
+            )
+            tx.audit(
+                row,
+                Event.RETRY_SCHEDULED,
+                actor,
+                detail={"next_attempt_at": iso_utc(next_attempt_at), "attempts_so_far": row.attempts},
+            )
+            return _to_command(row)
+
+    def end(
+        self,
+        command_id: str,
+        status: str,
+        *,
+        error: Mapping[str, Any],
+        duration_ms: int | None = None,
+        sent: Any = None,
+        actor: str = "worker",
+    ) -> Command:
+        """End without retry: `rejected` (business error), `conflict` (412, decided elsewhere) or `dead`."""
+        final = Status(status)
+        if final not in ENDINGS:
+            raise ValueError(f"end() takes rejected, conflict or dead, not {status!r}")
+        with self._write() as tx:
+            row = self._active(tx, command_id, f"end as {final.value}")
+            row.status = final.value
+            row.last_error = dict(error)
+            row.updated_at = row.finished_at = tx.now
+            row.next_attempt_at = None
+            sap_status, sap_message = _sap_fields(error)
+            tx.audit(
+                row,
+                Event(final.value),
+                actor,
+                sent=sent,
+                detail={"attempt": row.attempts, "error": dict(error)},
+                sap_status=sap_status,
+                sap_message=sap_message,
+                duration_ms=duration_ms,
+            )
+            return _to_command(row)
+
+    @staticmethod
+    def _active(tx: _Tx, command_id: str, action: str) -> CommandRow:
+        row = tx.command(command_id)
+        if row.status not in (Status.RUNNING, Status.ACCEPTED):
+            raise InvalidTransition(_to_command(row), action)
+        return row
+
+    # -- the reconciler ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _stranded_condition(
+        now: datetime, accepted_older_than: timedelta, running_older_than: timedelta
+    ) -> ColumnElement[bool]:
+        # A scheduled retry counts from its due time, not from the failure, so the reconciler does not
+        # race the delayed job that is about to run.
+        return or_(
+            and_(
+                CommandRow.status == Status.ACCEPTED.value,
+                func.coalesce(CommandRow.next_attempt_at, CommandRow.updated_at) <= now - accepted_older_than,
+            ),
+            and_(CommandRow.status == Status.RUNNING.value, CommandRow.updated_at <= now - running_older_than),
+        )
+
+    def stranded(
+        self,
+        *,
+        accepted_older_than: timedelta,
+        running_older_than: timedelta,
+        now: datetime | None = None,
+        limit: int = 100,
+    ) -> list[Command]:
+        """Commands a lost job may have stranded, oldest first.
+
+        `accepted` ones due for longer than `accepted_older_than` (Redis lost the job, or enqueue failed),
+        and `running` ones not touched for `running_older_than` (the worker died): choose it longer than
+        the longest job, since a running attempt does not touch the row.
+        """
+        now = now or self._now()
+        query = (
+            select(CommandRow)
+            .where(self._stranded_condition(now, accepted_older_than, running_older_than))
+            .order_by(CommandRow.created_at, CommandRow.id)
+            .limit(_limit(limit))
+        )
+        with self._read() as session:
+            return [_to_command(row) for row in session.execute(query).scalars()]
+
+    def reconcile(
+        self,
+        command_id: str,
+        *,
+        accepted_older_than: timedelta,
+        running_older_than: timedelta,
+        actor: str = "reconciler",
+    ) -> Command | None:
+        """Claim a stranded command for re-enqueueing: it, now `accepted`, or None if it is no longer stranded.
+
+        Re-checks under the write lock, so several reconcilers never both claim it. A stale `running`
+        command goes back to `accepted`; the claim touches `updated_at`, so the next pass leaves it alone.
+        """
+        with self._write() as tx:
+            row = tx.command(command_id)
+            still = tx.session.execute(
+                select(CommandRow.id).where(
+                    CommandRow.id == command_id,
+                    self._stranded_condition(tx.now, accepted_older_than, running_older_than),
+                )
+            ).scalar_one_or_none()
+            if still is None:
+                return None
+            previous = row.status
+            row.status = Status.ACCEPTED.value
+            row.updated_at = tx.now
+            row.next_attempt_at = None
+            tx.audit(row, Event.RECONCILED, actor, detail={"from": previous, "attempts_so_far": row.attempts})
+            return _to_command(row)
+
+    # -- dead letters (IntegrationAdmin) -----------------------------------------------------------
+
+    def requeue(
+        self, command_id: str, *, admin: str, role: str = ADMIN_ROLE, correlation_id: str | None = None
+    ) -> Command:
+        """`dead` -> `accepted` with a fresh retry budget (attempts back to 0; the trail keeps the history)."""
+        with self._write() as tx:
+            row = tx.command(command_id)
+            if row.status != Status.DEAD:
+                raise InvalidTransition(_to_command(row), "requeue")
+            before = row.attempts
+            row.status = Status.ACCEPTED.value
+            row.attempts = 0
+            row.updated_at = tx.now
+            row.next_attempt_at = row.finished_at = None
+            tx.audit(
+                row,
+                Event.REQUEUED,
+                admin,
+                role=role,
+                correlation_id=correlation_id,
+                detail={"attempts_before": before},
+            )
+            return _to_command(row)
+
+    def discard(
+        self,
+        command_id: str,
+        *,
+        admin: str,
+        role: str = ADMIN_ROLE,
+        reason: str | None = None,
+        correlation_id: str | None = None,
+    ) -> Command:
+        """`dead` -> `discarded`: the command stays on record (so does its trail), it is just never retried."""
+        with self._write() as tx:
+            row = tx.command(command_id)
+            if row.status != Status.DEAD:
+                raise InvalidTransition(_to_command(row), "discard")
+            row.status = Status.DISCARDED.value
+            row.updated_at = row.finished_at = tx.now
+            tx.audit(row, Event.DISCARDED, admin, role=role, correlation_id=correlation_id, detail={"reason": reason})
+            return _to_command(row)
+
+    # -- the audit trail ---------------------------------------------------------------------------
+
+    def append(
+        self,
+        *,
+        event: str,
+        actor: str,
+        command_id: str | None = None,
+        on_behalf_of: str | None = None,
+        role: str | None = None,
+        object: str | None = None,
+        sent: Any = None,
+        detail: Mapping[str, Any] | None = None,
+        sap_status: int | None = None,
+        sap_message: str | None = None,
+        duration_ms: int | None = None,
+        correlation_id: str | None = None,
+    ) -> AuditEvent:
+        """Append an event that is not a command transition (the transitions write their own)."""
+        with self._write() as tx:
+            row = audit.append_event(
+                tx.session,
+                tx.head,
+                at=tx.now,
+                event=event,
+                actor=actor,
+                command_id=command_id,
+                on_behalf_of=on_behalf_of,
+                role=role,
+                object=object,
+                sent=sent,
+                detail=detail,
+                sap_status=sap_status,
+                sap_message=sap_message,
+                duration_ms=duration_ms,
+                correlation_id=correlation_id,
+            )
+            return audit.to_event(row)
+
+    def list_audit(
+        self,
+        *,
+        user: str | None = None,
+        object: str | None = None,
+        command_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[AuditEvent]:
+        """Audit events, newest first. `user` matches who acted or on whose behalf; `since` <= at < `until`."""
+        limit = _limit(limit)
+        conditions: list[ColumnElement[bool]] = []
+        if user is not None:
+            conditions.append(or_(AuditRow.actor == user, AuditRow.on_behalf_of == user))
+        if object is not None:
+            conditions.append(AuditRow.object == object)
+        if command_id is not None:
+            conditions.append(AuditRow.command_id == command_id)
+        if since is not None:
+            conditions.append(AuditRow.at >= since)
+        if until is not None:
+            conditions.append(AuditRow.at < until)
+        if cursor is not None:
+            (before_id,) = decode_cursor(cursor, (int,))
+            conditions.append(AuditRow.id < before_id)
+        query = select(AuditRow).where(*conditions).order_by(AuditRow.id.desc()).limit(limit + 1)
+        with self._read() as session:
+            rows = [audit.to_event(row) for row in session.execute(query).scalars()]
+        items = rows[:limit]
+        return Page(items, encode_cursor(items[-1].id) if len(rows) > limit else None)
+
+    def verify_chain(self) -> VerifyResult:
+        """Recompute the whole chain in one consistent snapshot; names the first broken link."""
+        engine = self.engine
+        if engine.dialect.name == "postgresql":
+            # One snapshot for the head and every batch, so appends during the check are not false alarms.
+            engine = engine.execution_options(isolation_level="REPEATABLE READ")
+        with Session(engine) as session, session.begin():
+            return audit.verify(session)
+
+    # -- metrics -----------------------------------------------------------------------------------
+
+    def stats(self, now: datetime | None = None) -> StoreStats:
+        """Counts by (status, type), age of the oldest waiting command, time of the last success."""
+        now = now or self._now()
+        with self._read() as session:
+            counts = {
+                (str(status), str(type_)): int(count)
+                for status, type_, count in session.execute(
+                    select(CommandRow.status, CommandRow.type, func.count()).group_by(
+                        CommandRow.status, CommandRow.type
+                    )
+                )
+            }
+            oldest = session.execute(
+                select(CommandRow.created_at)
+                .where(CommandRow.status == Status.ACCEPTED.value)
+                .order_by(CommandRow.created_at)
+                .limit(1)
+            ).scalar_one_or_none()
+            last_success = session.execute(
+                select(CommandRow.finished_at)
+                .where(CommandRow.status == Status.SUCCEEDED.value)
+                .order_by(CommandRow.finished_at.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+        return StoreStats(
+            counts=counts,
+            oldest_waiting_seconds=(now - oldest).total_seconds() if oldest is not None else None,
+            last_success_at=last_success,
+        )
