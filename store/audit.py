@@ -126,7 +126,8 @@ def verify(session: Session) -> VerifyResult:
             break
         for row in batch:
             if row.id != last_id + 1:
-                return VerifyResult(False, checked, row.id, f"entry {last_id + 1} is missing (ids jump to {row.id})")
+                reason = f"entry {last_id + 1} is missing (the next entry is {row.id}): deleted"
+                return VerifyResult(False, checked, last_id + 1, reason)
             if row.prev_hash != prev_hash:
                 return VerifyResult(
                     False, checked, row.id, f"prev_hash does not match the hash of entry {last_id} (chain broken)"

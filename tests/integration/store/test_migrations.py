@@ -1,0 +1,46 @@
+"""Migrations: an empty database gets the whole schema, and upgrading again changes nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import inspect
+
+from store import make_engine, upgrade
+from store.migrate import current_revision, head_revision
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_upgrade_on_empty_database_then_again_is_a_no_op(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        assert current_revision(engine) is None
+        upgrade(engine)
+        assert current_revision(engine) == head_revision() == "0001"
+        tables = set(inspect(engine).get_table_names())
+        assert {"writeback_commands", "audit_events", "audit_chain_head", "alembic_version"} <= tables
+        upgrade(engine)  # second run: nothing to do, and no error
+        assert current_revision(engine) == "0001"
+        indexes = {ix["name"] for ix in inspect(engine).get_indexes("writeback_commands")}
+        assert {"ix_writeback_commands_user_created", "ix_writeback_commands_status_updated"} <= indexes
+    finally:
+        engine.dispose()
+
+
+def test_cli_upgrade_reads_database_url(tmp_path: Path) -> None:
+    db = tmp_path / "sub" / "cli.db"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}"}
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-m", "store", "upgrade"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        assert "revision 0001" in done.stdout
+    current = subprocess.run(
+        [sys.executable, "-m", "store", "current"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert current.returncode == 0 and "0001" in current.stdout
