@@ -1,0 +1,154 @@
+"""`python -m mock_sap`: run the mock SAP Gateway (see `--help` and mock_sap/README.md)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import sys
+
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from mock_sap.auth import TrustedIssuer
+from mock_sap.config import DEFAULT_SEED, MockOptions
+from mock_sap.data.catalog import EXECUTIVES, NAMED_PASSWORD, TECHNICAL_PASSWORD, TECHNICAL_USER, default_users
+
+EPILOG = f"""
+services (under http://HOST:PORT):
+  /sap/opu/odata/IWPGW/TASKPROCESSING;mo;v=2/        TaskCollection, Decision, DecisionOptions, Claim, Release, Forward
+  /sap/opu/odata/sap/API_PURCHASEREQ_PROCESS_SRV/     A_PurchaseRequisitionHeader, A_PurchaseRequisitionItem
+  /sap/opu/odata/sap/API_PRODUCTION_ORDER_2_SRV/      A_ProductionOrder_2, ..Operation_2, ..Status_2, ReleaseOrder, ReleaseOperation
+  /sap/opu/odata/sap/API_PROD_ORDER_CONFIRMATION_2_SRV/  ProdnOrdConf2, CancelProdnOrdConf, GetConfProposal
+
+users (HTTP Basic; change with --user NAME:PASSWORD):
+  {TECHNICAL_USER} / {TECHNICAL_PASSWORD}   technical (communication) user
+  {", ".join(EXECUTIVES)} / {NAMED_PASSWORD}   executives with open workflow tasks
+  PM_<plant>, SUP_<work centre>, REQ_DAVID / {NAMED_PASSWORD}   e.g. PM_1010, SUP_ASSY1010
+  Bearer JWTs (RS256) are accepted from --trusted-issuer; the SAP user is the user_name claim.
+
+admin API (no authentication):
+  GET /mock-admin/health, POST /mock-admin/reset, GET|POST|DELETE /mock-admin/faults,
+  GET|DELETE /mock-admin/stats
+"""
+
+
+def parse_args(argv: list[str] | None = None) -> MockOptions:
+    parser = argparse.ArgumentParser(
+        prog="python -m mock_sap",
+        description="A faithful SAP S/4HANA Gateway (OData V2) mock for tests, demos and benchmarks.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
+    parser.add_argument("--seed", type=int, help=f"seed of the generated data and fault rates (default {DEFAULT_SEED})")
+    parser.add_argument("--orders", type=int, default=2000, help="number of production orders (default 2000)")
+    parser.add_argument(
+        "--reference-date",
+        type=dt.date.fromisoformat,
+        help="YYYY-MM-DD the seeded dates are relative to (default: today, UTC)",
+    )
+    parser.add_argument("--sap-client", default="100", help="the SAP client (sap-client) the system has (default 100)")
+    parser.add_argument("--system-id", default="S4H", help="system ID used in cookie names and the realm (default S4H)")
+    parser.add_argument("--page-size", type=int, default=100, help="server-side page size of feeds (default 100)")
+    parser.add_argument(
+        "--user",
+        action="append",
+        default=[],
+        metavar="NAME:PASSWORD",
+        help="add a user or change a password (repeatable)",
+    )
+    parser.add_argument("--technical-password", help=f"password of {TECHNICAL_USER}")
+    parser.add_argument("--user-password", help="password of all named users")
+    parser.add_argument(
+        "--trusted-issuer",
+        action="append",
+        default=[],
+        metavar="ISS",
+        help="trust Bearer JWTs with this iss (repeatable; pair each with --trusted-jwks-url)",
+    )
+    parser.add_argument(
+        "--trusted-jwks-url", action="append", default=[], metavar="URL", help="JWKS URL of the trusted issuer"
+    )
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="JSON",
+        help='fault to inject from the start, e.g. \'{"service": "*", "status": 503, "rate": 0.1}\' (repeatable)',
+    )
+    parser.add_argument("--verbose", action="store_true", help="log every request")
+    args = parser.parse_args(argv)
+    if len(args.trusted_issuer) != len(args.trusted_jwks_url):
+        parser.error("every --trusted-issuer needs one --trusted-jwks-url")
+    users = default_users()
+    if args.technical_password:
+        users[TECHNICAL_USER] = args.technical_password
+    if args.user_password:
+        for name in users:
+            if name != TECHNICAL_USER:
+                users[name] = args.user_password
+    for entry in args.user:
+        name, sep, password = entry.partition(":")
+        if not sep or not name:
+            parser.error(f"--user expects NAME:PASSWORD, got {entry!r}")
+        users[name.upper()] = password
+    try:
+        faults = [json.loads(text) for text in args.fault]
+    except ValueError as exc:
+        parser.error(f"--fault is not valid JSON: {exc}")
+    return MockOptions(
+        host=args.host,
+        port=args.port,
+        seed=DEFAULT_SEED if args.seed is None else args.seed,
+        seed_given=args.seed is not None,
+        orders=args.orders,
+        reference_date=args.reference_date,
+        sap_client=args.sap_client,
+        system_id=args.system_id,
+        page_size=args.page_size,
+        users=users,
+        trusted_issuers=[TrustedIssuer(i, u) for i, u in zip(args.trusted_issuer, args.trusted_jwks_url, strict=True)],
+        faults=faults,
+        verbose=args.verbose,
+    )
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Keep-alive capable handler that logs requests only with --verbose."""
+
+    protocol_version = "HTTP/1.1"
+    verbose = False
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if self.verbose:
+            super().log_request(code, size)
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_args(argv)
+    logging.basicConfig(level=logging.INFO if options.verbose else logging.WARNING, format="%(asctime)s %(message)s")
+    if not options.verbose:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    from mock_sap.app import create_app  # imported late: --help stays fast
+
+    try:
+        app = create_app(options)
+    except ValueError as exc:
+        print(f"mock_sap: {exc}", file=sys.stderr)
+        return 2
+    _QuietHandler.verbose = options.verbose
+    server = make_server(options.host, options.port, app, threaded=True, request_handler=_QuietHandler)
+    print(f"mock SAP listening on http://{options.host}:{server.port} ({options.orders} orders)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

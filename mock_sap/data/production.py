@@ -1,0 +1,234 @@
+"""Seeded production orders, operations and confirmations, dated relative to the reference date."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import uuid
+from dataclasses import dataclass
+
+from mock_sap.data.catalog import MATERIALS, OPERATION_TEXTS, PLANTS, UNITS
+from mock_sap.edm import EntityType, ms_from_date
+
+DAY_MS = 86_400_000
+FIRST_ORDER = 1_000_000
+
+# Order life-cycle states and their share of the seed.
+CREATED, PARTIALLY_RELEASED, RELEASED, PARTIALLY_CONFIRMED, CONFIRMED, TECO = range(6)
+STATE_WEIGHTS = (
+    (CREATED, 25),
+    (PARTIALLY_RELEASED, 5),
+    (RELEASED, 30),
+    (PARTIALLY_CONFIRMED, 20),
+    (CONFIRMED, 10),
+    (TECO, 10),
+)
+
+
+@dataclass
+class ProductionSeed:
+    orders: list[tuple[object, ...]]
+    operations: list[tuple[object, ...]]
+    confirmations: list[tuple[object, ...]]
+
+
+def order_number(i: int) -> str:
+    return str(FIRST_ORDER + i)
+
+
+def confirmation_group(order_index: int, operation_index: int) -> str:
+    """SAP's RUECK: one confirmation number per operation (order-derived so it needs no lookup table)."""
+    return f"{(order_index + 1) * 10 + operation_index:010d}"
+
+
+def stamp(ms: int, seconds: int) -> str:
+    moment = dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=ms, seconds=seconds)
+    return moment.strftime("%Y%m%d%H%M%S")
+
+
+class _Writer:
+    """Fills a tuple in property order from keyword values, starting from the type's defaults."""
+
+    def __init__(self, entity_type: EntityType) -> None:
+        self.defaults = entity_type.default_row()
+        self.index = entity_type.index
+
+    def row(self, **values: object) -> tuple[object, ...]:
+        row = list(self.defaults)
+        index = self.index
+        for name, value in values.items():
+            row[index[name]] = value
+        return tuple(row)
+
+
+def generate_production(
+    count: int,
+    seed: int,
+    reference: dt.date,
+    order_type: EntityType,
+    operation_type: EntityType,
+    confirmation_type: EntityType,
+) -> ProductionSeed:
+    rng = random.Random(seed)
+    ref_ms = ms_from_date(reference)
+    orders_w, ops_w, conf_w = _Writer(order_type), _Writer(operation_type), _Writer(confirmation_type)
+    states = [state for state, weight in STATE_WEIGHTS for _ in range(weight)]
+    orders: list[tuple[object, ...]] = []
+    operations: list[tuple[object, ...]] = []
+    confirmations: list[tuple[object, ...]] = []
+    for i in range(count):
+        plant = PLANTS[i % len(PLANTS)]
+        material, _, unit = MATERIALS[rng.randrange(len(MATERIALS))]
+        state = states[rng.randrange(len(states))]
+        number = order_number(i)
+        routing = f"{i + 1:010d}"
+        created = ref_ms - rng.randint(1, 60) * DAY_MS
+        start = created + rng.randint(0, 40) * DAY_MS
+        if state >= PARTIALLY_CONFIRMED:
+            start = min(start, ref_ms - rng.randint(0, 10) * DAY_MS)
+        end = start + rng.randint(1, 10) * DAY_MS
+        quantity = rng.choice((10, 20, 25, 50, 100, 120, 200, 250, 500)) * 1000
+        if unit != "PC":
+            quantity += rng.randrange(0, 1000)
+        released = state >= RELEASED
+        op_count = rng.randint(2, 5)
+        released_ops = op_count if released else (rng.randint(1, op_count - 1) if state == PARTIALLY_RELEASED else 0)
+        if state == PARTIALLY_CONFIRMED:
+            confirmed_ops = rng.randint(0, op_count - 1)
+        elif state >= CONFIRMED:
+            confirmed_ops = op_count
+        else:
+            confirmed_ops = 0
+        change_seconds = rng.randrange(6 * 3600, 18 * 3600)
+        last_change = stamp(max(created, min(ref_ms - DAY_MS, start)), change_seconds)
+        order_yield = 0
+        for n in range(op_count):
+            work_center = plant.work_centers[(n + i) % len(plant.work_centers)]
+            op_start = start + (end - start) * n // op_count
+            op_end = start + (end - start) * (n + 1) // op_count
+            partial = n == confirmed_ops and state == PARTIALLY_CONFIRMED and n < released_ops
+            confirmed_yield = quantity if n < confirmed_ops else (quantity // 2 // 1000 * 1000 if partial else 0)
+            if n == op_count - 1:
+                order_yield = confirmed_yield
+            op_released = n < released_ops
+            operations.append(
+                ops_w.row(
+                    OrderInternalBillOfOperations=routing,
+                    OrderIntBillOfOperationsItem=f"{n + 1:08d}",
+                    ManufacturingOrder=number,
+                    ManufacturingOrderSequence="0",
+                    ManufacturingOrderOperation=f"{(n + 1) * 10:04d}",
+                    ManufacturingOrderCategory="10",
+                    ManufacturingOrderType="PP01",
+                    MfgOrderOperationText=OPERATION_TEXTS[work_center[:4]],
+                    OperationIsCreated="" if op_released else "X",
+                    OperationIsReleased="X" if op_released else "",
+                    OperationIsConfirmed="X" if n < confirmed_ops else "",
+                    OperationIsPartiallyConfirmed="X" if partial else "",
+                    OperationIsTechlyCompleted="X" if state == TECO else "",
+                    OperationIsScheduled="X",
+                    ProductionPlant=plant.code,
+                    WorkCenterInternalID=f"{10000000 + (PLANTS.index(plant) * 10) + (n + i) % len(plant.work_centers)}",
+                    WorkCenterTypeCode="A",
+                    WorkCenter=work_center,
+                    OperationControlProfile="PP01",
+                    OpErlstSchedldExecStrtDte=op_start,
+                    OpErlstSchedldExecStrtTme=8 * 3600,
+                    OpErlstSchedldExecEndDte=op_end,
+                    OpErlstSchedldExecEndTme=16 * 3600,
+                    OpActualExecutionStartDate=op_start if confirmed_yield else None,
+                    OpActualExecutionStartTime=8 * 3600 if confirmed_yield else None,
+                    OpActualExecutionEndDate=op_end if n < confirmed_ops else None,
+                    OpActualExecutionEndTime=16 * 3600 if n < confirmed_ops else None,
+                    OperationUnit=unit,
+                    OperationUnitISOCode=UNITS[unit],
+                    OperationUnitSAPCode=unit,
+                    OpPlannedTotalQuantity=quantity,
+                    OpTotalConfirmedYieldQty=confirmed_yield,
+                    WorkCenterStandardWorkQtyUnit1="MIN",
+                    WorkCenterStandardWorkQty1=rng.choice((5, 10, 12, 15, 30, 45)) * 1000,
+                    LastChangeDateTime=last_change,
+                )
+            )
+            if confirmed_yield:
+                confirmations.append(
+                    conf_w.row(
+                        ConfirmationGroup=confirmation_group(i, n),
+                        ConfirmationCount="00000001",
+                        OrderID=number,
+                        Sequence="0",
+                        OrderOperation=f"{(n + 1) * 10:04d}",
+                        OrderType="PP01",
+                        OrderOperationInternalID=f"{n + 1:08d}",
+                        ConfirmationText="Seeded confirmation",
+                        Material=material,
+                        OrderPlannedTotalQty=quantity,
+                        ProductionUnit=unit,
+                        FinalConfirmationType="X" if n < confirmed_ops else "",
+                        IsFinalConfirmation=n < confirmed_ops,
+                        ConfirmationEntryDate=op_end,
+                        ConfirmationEntryTime=15 * 3600,
+                        EnteredByUser=f"SUP_{work_center}",
+                        ExternalSystemConfirmation=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                        Plant=plant.code,
+                        WorkCenter=work_center,
+                        PostingDate=op_end,
+                        ConfirmedExecutionStartDate=op_start,
+                        ConfirmedExecutionStartTime=8 * 3600,
+                        ConfirmedExecutionEndDate=op_end,
+                        ConfirmedExecutionEndTime=15 * 3600,
+                        ConfirmationUnit=unit,
+                        ConfirmationUnitISOCode=UNITS[unit],
+                        ConfirmationUnitSAPCode=unit,
+                        ConfirmationYieldQuantity=confirmed_yield,
+                    )
+                )
+        orders.append(
+            orders_w.row(
+                ManufacturingOrder=number,
+                ManufacturingOrderCategory="10",
+                ManufacturingOrderType="PP01",
+                ManufacturingOrderImportance=rng.choice(("1", "2", "3", "3", "3")),
+                OrderIsCreated="" if released_ops else "X",
+                OrderIsReleased="X" if released else "",
+                OrderIsPartiallyReleased="X" if state == PARTIALLY_RELEASED else "",
+                OrderIsPrinted="X" if released else "",
+                OrderIsConfirmed="X" if state >= CONFIRMED else "",
+                OrderIsPartiallyConfirmed="X"
+                if state == PARTIALLY_CONFIRMED and (confirmed_ops or order_yield)
+                else "",
+                OrderIsTechnicallyCompleted="X" if state == TECO else "",
+                OrderIsDelivered="X" if state == TECO else "",
+                OrderIsScheduled="X",
+                MfgOrderCreationDate=created,
+                MfgOrderCreationTime=change_seconds,
+                LastChangeDateTime=last_change,
+                Material=material,
+                StorageLocation="0001",
+                OrderInternalBillOfOperations=routing,
+                ProductionPlant=plant.code,
+                Plant=plant.code,
+                MRPController=f"{rng.randint(1, 3):03d}",
+                ProductionSupervisor=f"{rng.randint(1, 4):03d}",
+                ProductionVersion="0001",
+                PlannedOrder=f"{rng.randint(1, 9_999_999):010d}" if rng.random() < 0.6 else "",
+                CompanyCode=plant.company_code,
+                ProfitCenter=f"YB{plant.code}",
+                MfgOrderPlannedStartDate=start,
+                MfgOrderPlannedStartTime=0,
+                MfgOrderPlannedEndDate=end,
+                MfgOrderPlannedEndTime=0,
+                MfgOrderScheduledStartDate=start,
+                MfgOrderScheduledStartTime=8 * 3600,
+                MfgOrderScheduledEndDate=end,
+                MfgOrderScheduledEndTime=16 * 3600,
+                MfgOrderActualReleaseDate=min(start, ref_ms) if released_ops else None,
+                ProductionUnit=unit,
+                ProductionUnitISOCode=UNITS[unit],
+                ProductionUnitSAPCode=unit,
+                TotalQuantity=quantity,
+                MfgOrderPlannedScrapQty=0,
+                MfgOrderConfirmedYieldQty=order_yield,
+            )
+        )
+    return ProductionSeed(orders, operations, confirmations)

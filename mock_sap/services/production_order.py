@@ -1,0 +1,214 @@
+"""API_PRODUCTION_ORDER_2_SRV: orders with operations and statuses; release and rescheduling."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mock_sap.edm import FunctionImport
+from mock_sap.errors import ODataError, ServiceInfo, business_error
+from mock_sap.services.base import Context, FunctionResult, Service, last_change_stamp
+from mock_sap.services.production_order_model import MODEL, OPERATION, ORDER, STATUS, STATUS_TYPE
+from mock_sap.store import Row, Store, Table
+
+# (flag on the order, system status code, short name, name), in the order SAP lists them.
+SYSTEM_STATUSES = (
+    ("OrderIsCreated", "I0001", "CRTD", "Created"),
+    ("OrderIsPartiallyReleased", "I0042", "PREL", "Partially released"),
+    ("OrderIsReleased", "I0002", "REL", "Released"),
+    ("OrderIsPrinted", "I0007", "PRT", "Printed"),
+    ("OrderIsPartiallyConfirmed", "I0010", "PCNF", "Partially confirmed"),
+    ("OrderIsConfirmed", "I0009", "CNF", "Confirmed"),
+    ("OrderIsDelivered", "I0012", "DLV", "Delivered"),
+    ("OrderIsTechnicallyCompleted", "I0045", "TECO", "Technically completed"),
+    ("OrderIsLocked", "I0043", "LKD", "Locked"),
+)
+ALWAYS = (("I0016", "PRC", "Pre-costed"), ("I0028", "SETC", "Settlement rule created"))
+
+# Fields a PATCH/MERGE/PUT on an order may change (what the BAPI behind the API supports).
+RESCHEDULABLE = frozenset(
+    {
+        "MfgOrderPlannedStartDate",
+        "MfgOrderPlannedStartTime",
+        "MfgOrderPlannedEndDate",
+        "MfgOrderPlannedEndTime",
+        "TotalQuantity",
+        "MfgOrderPlannedScrapQty",
+        "ManufacturingOrderImportance",
+        "ProductionSupervisor",
+        "MRPController",
+        "StorageLocation",
+        "ProductionVersion",
+    }
+)
+
+
+def function_message(kind: str, message_class: str, number: str, text: str, *variables: str) -> dict[str, object]:
+    values = {
+        "SystemMessageType": kind,
+        "SystemMessageIdentification": message_class,
+        "SystemMessageNumber": number,
+        "SystemMessageLongText": text,
+    }
+    for n in range(1, 5):
+        values[f"SystemMessageVariable{n}"] = variables[n - 1] if n <= len(variables) else ""
+    return values
+
+
+class ProductionOrderService(Service):
+    name = "API_PRODUCTION_ORDER_2_SRV"
+    path = "/sap/opu/odata/sap/API_PRODUCTION_ORDER_2_SRV"
+    model = MODEL
+    info = ServiceInfo("API_PRODUCTION_ORDER_2_SRV", "PP-SFC-EXE-CNF")
+
+    def __init__(self, store: Store, orders: Table, operations: Table) -> None:
+        super().__init__(store)
+        self.tables = {ORDER: orders, OPERATION: operations}
+        self.orders, self.operations = orders, operations
+        self._order = orders.entity_type.index
+        self._op = operations.entity_type.index
+        self._status_writer = STATUS_TYPE.default_row
+
+    # -- statuses are derived from the order's flags, so they can never disagree with them ------
+    def statuses(self, order: Row) -> list[Row]:
+        number = order[self._order["ManufacturingOrder"]]
+        rows: list[Row] = []
+        for flag_name, code, short, text in SYSTEM_STATUSES:
+            if order[self._order[flag_name]] == "X":
+                rows.append((number, code, False, short, text))
+        for code, short, text in ALWAYS:
+            rows.append((number, code, False, short, text))
+        return rows
+
+    def collection(self, set_name: str, ctx: Context) -> Sequence[Row]:
+        if set_name == STATUS:
+            return [status for order in self.orders.rows for status in self.statuses(order)]
+        return super().collection(set_name, ctx)
+
+    def index_lookup(self, set_name: str, ctx: Context):  # type: ignore[no-untyped-def]
+        if set_name == STATUS:
+
+            def lookup(column: str, value: object) -> list[Row] | None:
+                if column != "ManufacturingOrder":
+                    return None
+                order = self.orders.get((value,))
+                return self.statuses(order) if order is not None else []
+
+            return lookup
+        return super().index_lookup(set_name, ctx)
+
+    def get(self, set_name: str, key: tuple[object, ...], ctx: Context) -> Row | None:
+        if set_name == STATUS:
+            order = self.orders.get((key[0],))
+            if order is None:
+                return None
+            return next((s for s in self.statuses(order) if s[1] == key[1]), None)
+        return super().get(set_name, key, ctx)
+
+    def order(self, number: object) -> Row:
+        row = self.orders.get((number,))
+        if row is None:
+            raise business_error("CO/004", f"Order {number} does not exist", status=404)
+        return row
+
+    def operations_of(self, order: Row) -> list[Row]:
+        return self.operations.lookup("ManufacturingOrder", order[self._order["ManufacturingOrder"]]) or []
+
+    # -- writes ---------------------------------------------------------------------------------
+    def update(self, set_name: str, row: Row, changes: dict[str, object], ctx: Context) -> Row:
+        if set_name != ORDER:
+            raise ODataError(405, "/IWBEP/CM_MGW_RT/105", f"Updates of '{set_name}' are not supported")
+        o = self._order
+        number = row[o["ManufacturingOrder"]]
+        if row[o["OrderIsTechnicallyCompleted"]] == "X" or row[o["OrderIsClosed"]] == "X":
+            raise business_error("CO/208", f"Order {number} is technically completed and cannot be changed")
+        applied = {name: value for name, value in changes.items() if name in RESCHEDULABLE}
+        start = applied.get("MfgOrderPlannedStartDate", row[o["MfgOrderPlannedStartDate"]])
+        end = applied.get("MfgOrderPlannedEndDate", row[o["MfgOrderPlannedEndDate"]])
+        if isinstance(start, int) and isinstance(end, int) and start > end:
+            raise business_error("CO/079", "Start date is after the finish date; correct the dates")
+        quantity = applied.get("TotalQuantity")
+        if isinstance(quantity, int) and quantity <= 0:
+            raise business_error("CO/011", "Enter a quantity greater than zero")
+        if "MfgOrderPlannedStartDate" in applied:
+            applied["MfgOrderScheduledStartDate"] = applied["MfgOrderPlannedStartDate"]
+        if "MfgOrderPlannedEndDate" in applied:
+            applied["MfgOrderScheduledEndDate"] = applied["MfgOrderPlannedEndDate"]
+        applied["LastChangeDateTime"] = last_change_stamp(ctx.now, row[o["LastChangeDateTime"]])
+        new = self.replace_row(ORDER, row, **applied)
+        if isinstance(quantity, int):
+            for op in self.operations_of(row):
+                self.replace_row(OPERATION, op, OpPlannedTotalQuantity=quantity)
+        ctx.message("CO/100", f"Order {number} saved", "success")
+        return new
+
+    def call(self, function: FunctionImport, params: dict[str, object], ctx: Context) -> FunctionResult:
+        order = self.order(params.get("ManufacturingOrder"))
+        if function.name == "ReleaseOrder":
+            message = self.release(order, None, ctx)
+        elif function.name == "ReleaseOperation":
+            message = self.release(order, params.get("ManufacturingOrderOperation"), ctx)
+        elif function.name == "TechlyCmpltOrder":
+            message = self.complete_technically(order, ctx)
+        else:
+            return super().call(function, params, ctx)
+        return FunctionResult(complex_values=[message])
+
+    def release(self, order: Row, operation: object, ctx: Context) -> dict[str, object]:
+        o, p = self._order, self._op
+        number = str(order[o["ManufacturingOrder"]])
+        if order[o["OrderIsTechnicallyCompleted"]] == "X" or order[o["OrderIsClosed"]] == "X":
+            raise business_error("CO/208", f"Order {number} is technically completed; release is not allowed")
+        if order[o["OrderIsMarkedForDeletion"]] == "X":
+            raise business_error("CO/209", f"Order {number} is flagged for deletion; release is not allowed")
+        operations = self.operations_of(order)
+        if operation is not None:
+            targets = [op for op in operations if op[p["ManufacturingOrderOperation"]] == operation]
+            if not targets:
+                raise business_error("CO/041", f"Operation {operation} does not exist in order {number}")
+        else:
+            targets = operations
+        if order[o["OrderIsReleased"]] == "X" or all(op[p["OperationIsReleased"]] == "X" for op in targets):
+            what = f"Operation {operation} of order {number}" if operation is not None else f"Order {number}"
+            raise business_error("CO/093", f"{what} is already released")
+        for op in targets:
+            self.replace_row(
+                OPERATION,
+                op,
+                OperationIsReleased="X",
+                OperationIsCreated="",
+                LastChangeDateTime=last_change_stamp(ctx.now, op[p["LastChangeDateTime"]]),
+            )
+        released_all = all(op[p["OperationIsReleased"]] == "X" for op in self.operations_of(order))
+        self.replace_row(
+            ORDER,
+            order,
+            OrderIsReleased="X" if released_all else "",
+            OrderIsPartiallyReleased="" if released_all else "X",
+            OrderIsCreated="",
+            MfgOrderActualReleaseDate=order[o["MfgOrderActualReleaseDate"]] or ctx.today_ms,
+            LastChangeDateTime=last_change_stamp(ctx.now, order[o["LastChangeDateTime"]]),
+        )
+        if operation is None:
+            text = f"Order {number} released"
+            ctx.message("CO/093", text)
+            return function_message("S", "CO", "093", text, number)
+        text = f"Operation {operation} of order {number} released"
+        ctx.message("CO/094", text)
+        return function_message("S", "CO", "094", text, str(operation), number)
+
+    def complete_technically(self, order: Row, ctx: Context) -> dict[str, object]:
+        o = self._order
+        number = str(order[o["ManufacturingOrder"]])
+        if order[o["OrderIsTechnicallyCompleted"]] == "X":
+            raise business_error("CO/230", f"Order {number} is already technically completed")
+        self.replace_row(
+            ORDER,
+            order,
+            OrderIsTechnicallyCompleted="X",
+            LastChangeDateTime=last_change_stamp(ctx.now, order[o["LastChangeDateTime"]]),
+        )
+        for op in self.operations_of(order):
+            self.replace_row(OPERATION, op, OperationIsTechlyCompleted="X")
+        text = f"Order {number} technically completed"
+        ctx.message("CO/231", text)
+        return function_message("S", "CO", "231", text, number)
