@@ -18,7 +18,8 @@ EPILOG = f"""
 services (under http://HOST:PORT):
   /sap/opu/odata/IWPGW/TASKPROCESSING;mo;v=2/        TaskCollection, Decision, DecisionOptions, Claim, Release, Forward
   /sap/opu/odata/sap/API_PURCHASEREQ_PROCESS_SRV/     A_PurchaseRequisitionHeader, A_PurchaseRequisitionItem
-  /sap/opu/odata/sap/API_PRODUCTION_ORDER_2_SRV/      A_ProductionOrder_2, ..Operation_2, ..Status_2, ReleaseOrder, ReleaseOperation
+  /sap/opu/odata/sap/API_PRODUCTION_ORDER_2_SRV/      A_ProductionOrder_2 (+Operation_2, Status_2),
+                                                      ReleaseOrder, ReleaseOperation, TechlyCmpltOrder
   /sap/opu/odata/sap/API_PROD_ORDER_CONFIRMATION_2_SRV/  ProdnOrdConf2, CancelProdnOrdConf, GetConfProposal
 
 users (HTTP Basic; change with --user NAME:PASSWORD):

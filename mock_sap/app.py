@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from werkzeug.datastructures import Headers, MultiDict
 from werkzeug.wrappers import Request, Response
 
-from mock_sap.auth import AuthError, Authenticator
+from mock_sap.auth import Authenticator, AuthError
 from mock_sap.batch import BatchResponse, ChangeSet, build_batch_response, parse_batch
 from mock_sap.config import MockOptions
 from mock_sap.csrf import CsrfGuard
@@ -173,7 +173,7 @@ class MockSap:
             method=request.method,
             path=sub_path,
             args=_args(request.args),
-            headers=request.headers,  # type: ignore[arg-type]
+            headers=request.headers,
             body=request.get_data(),
             service_root=request.host_url.rstrip("/") + prefix,
             user=user,

@@ -48,7 +48,7 @@ class Property:
 
     @property
     def factor(self) -> int:
-        return 10 ** (self.scale or 0)
+        return int(10 ** (self.scale or 0))
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ class ServiceModel:
         self.sets = {s.name: s for s in self.entity_sets}
         self.complex = {c.name: c for c in self.complex_types}
         self.functions = {f.name: f for f in self.function_imports}
-        self.set_of_type = {}
+        self.set_of_type: dict[str, EntitySet] = {}
         for s in self.entity_sets:
             self.set_of_type.setdefault(s.entity_type, s)
 

@@ -105,9 +105,9 @@ def error_body(error: ODataError, service: ServiceInfo | None) -> dict[str, obje
                 "timestamp": now.strftime("%Y%m%d%H%M%S.") + f"{now.microsecond:06d}0",
                 "Error_Resolution": {
                     "SAP_Transaction": (
-                        f'For backend administrators: use ADT feed reader "SAP Gateway Error Log" '
-                        f"or run transaction /IWFND/ERROR_LOG on SAP Gateway hub system and search for "
-                        f"entries with the timestamp above for more details"
+                        'For backend administrators: use ADT feed reader "SAP Gateway Error Log" '
+                        "or run transaction /IWFND/ERROR_LOG on SAP Gateway hub system and search for "
+                        "entries with the timestamp above for more details"
                     ),
                     "SAP_Note": SAP_NOTE,
                 },

@@ -6,6 +6,7 @@ import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from mock_sap.edm import EntityType, Property, ValueError_, coerce_literal, parse_literal
 from mock_sap.errors import ODataError, bad_request
@@ -221,7 +222,16 @@ _ARITY = {
     "replace": (3,),
 }
 
-_ORDERING = {"gt": operator.gt, "ge": operator.ge, "lt": operator.lt, "le": operator.le}
+_ORDERING: dict[str, Callable[[Any, Any], bool]] = {
+    "gt": operator.gt,
+    "ge": operator.ge,
+    "lt": operator.lt,
+    "le": operator.le,
+}
+
+
+def _constant(value: object) -> Getter:
+    return lambda row: value
 
 
 @dataclass(frozen=True)
@@ -246,10 +256,7 @@ class FilterCompiler:
         if isinstance(node, Member):
             return self._member(node)
         if isinstance(node, Literal):
-            value = node.value
-            if node.kind == "Edm.Decimal":
-                value = node.value
-            return Compiled(lambda row, v=value: v, None, node.kind == "Edm.Boolean")
+            return Compiled(_constant(node.value), None, node.kind == "Edm.Boolean")
         if isinstance(node, Not):
             inner = self.compile(node.operand).getter
             return Compiled(lambda row: not inner(row), None, True)
@@ -292,7 +299,7 @@ class FilterCompiler:
                     value = coerce_literal(partner_prop, node.kind, node.value)
                 except ValueError_ as exc:
                     raise filter_error(str(exc)) from exc
-                return Compiled(lambda row, v=value: v, partner_prop)
+                return Compiled(_constant(value), partner_prop)
         return self.compile(node)
 
     def _prop_of(self, node: Node) -> Property | None:

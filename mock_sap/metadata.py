@@ -96,10 +96,10 @@ def _associations(model: ServiceModel) -> list[tuple[str, EntityType, Navigation
 def build_metadata(model: ServiceModel) -> bytes:
     """Serialize the model as SAP Gateway writes `$metadata`."""
     nsmap = {"edmx": EDMX, "m": M, "sap": SAP} if model.emit_sap else {"edmx": EDMX, "m": M}
-    root = etree.Element(f"{{{EDMX}}}Edmx", nsmap=nsmap, Version="1.0")  # type: ignore[arg-type]
+    root = etree.Element(f"{{{EDMX}}}Edmx", nsmap=nsmap, Version="1.0")
     services = etree.SubElement(root, f"{{{EDMX}}}DataServices")
     services.set(f"{{{M}}}DataServiceVersion", "2.0")
-    schema = etree.SubElement(services, f"{{{EDM}}}Schema", nsmap={None: EDM}, Namespace=model.namespace)  # type: ignore[dict-item]
+    schema = etree.SubElement(services, f"{{{EDM}}}Schema", nsmap={None: EDM}, Namespace=model.namespace)
     schema.set(f"{{{XML_NS}}}lang", "en")
     if model.emit_sap and model.schema_version:
         _sap(schema, "schema-version", model.schema_version)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -213,6 +213,7 @@ class ServiceHandler:
     ) -> ODataResponse:
         options = parse_options(request.args)
         validate_shape(self.model, entity_type, options)
+        rows: Sequence[Row]
         if nav_rows is not None:
             rows, lookup = nav_rows, None
         else:

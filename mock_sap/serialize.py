@@ -51,7 +51,7 @@ class Serializer:
         expand_children = expand.children if expand is not None else {}
         for nav in entity_type.navigations:
             if nav.name in expand_children:
-                nested_select = select.get(nav.name) if select is not None else None  # type: ignore[union-attr]
+                nested_select = select.get(nav.name) if select is not None else None
                 target_set, rows = self.navigate(entity_type, row, nav.name)
                 child_tree = expand_children[nav.name]
                 child_select = nested_select or None  # an empty {} means "all" of the expanded entity

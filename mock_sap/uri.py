@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from mock_sap.edm import EntityType, ValueError_, coerce_literal, parse_literal
 from mock_sap.errors import ODataError, bad_request, not_found_segment
 

@@ -45,7 +45,7 @@ def build_store(orders: int, seed: int, reference: dt.date) -> Store:
     store.add(tasks.DEFINITIONS, Table(tasks.DEFINITION_TYPE)).load(approvals.definitions)
     store.add(tasks.ATTRIBUTES, Table(tasks.ATTRIBUTE_TYPE, ("InstanceID",))).load(approvals.attributes)
     store.add(tasks.DESCRIPTIONS, Table(tasks.DESCRIPTION_TYPE)).load(approvals.descriptions)
-    meta_rows = [
+    meta_rows: list[tuple[object, ...]] = [
         (
             instance,
             owners,

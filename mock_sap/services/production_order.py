@@ -43,7 +43,7 @@ RESCHEDULABLE = frozenset(
 
 
 def function_message(kind: str, message_class: str, number: str, text: str, *variables: str) -> dict[str, object]:
-    values = {
+    values: dict[str, object] = {
         "SystemMessageType": kind,
         "SystemMessageIdentification": message_class,
         "SystemMessageNumber": number,

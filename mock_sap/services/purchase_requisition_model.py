@@ -66,13 +66,13 @@ ITEM_TYPE = EntityType(
         string("Plant", 4, display_format="UpperCase", label="Plant"),
         string("CompanyCode", 4, display_format="UpperCase", label="Company Code"),
         date("DeliveryDate", label="Delivery Date"),
-        date("CreationDate", label="Requisition Date", **_READ_ONLY),  # type: ignore[arg-type]
+        date("CreationDate", label="Requisition Date", **_READ_ONLY),
         string("ProcessingStatus", 1, display_format="UpperCase", label="Processing status"),
         string("Supplier", 10, display_format="UpperCase", label="Desired Supplier"),
         string("IsDeleted", 1, display_format="UpperCase", label="Deletion Indicator"),
         string("RequisitionerName", 12, label="Requisitioner"),
-        string("CreatedByUser", 12, display_format="UpperCase", label="Created By", **_READ_ONLY),  # type: ignore[arg-type]
-        date("PurReqCreationDate", label="Requisition Date", **_READ_ONLY),  # type: ignore[arg-type]
+        string("CreatedByUser", 12, display_format="UpperCase", label="Created By", **_READ_ONLY),
+        date("PurReqCreationDate", label="Requisition Date", **_READ_ONLY),
         string("PurReqnItemCurrency", 5, display_format="UpperCase", label="Currency", semantics="currency-code"),
         boolean("IsClosed", display_format="UpperCase", label="Closed"),
         boolean("ReleaseIsNotCompleted", display_format="UpperCase", label="Subject to Release"),
@@ -84,7 +84,7 @@ ITEM_TYPE = EntityType(
             "Edm.DateTimeOffset",
             precision=7,
             label="Time Stamp",
-            **_READ_ONLY,  # type: ignore[arg-type]
+            **_READ_ONLY,
         ),
     ],
     navigations=[
