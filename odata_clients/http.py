@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
 import structlog
@@ -149,9 +149,11 @@ def service_name(service_path: str) -> str:
     return service_path.rstrip("/").rsplit("/", 1)[-1].split(";", 1)[0]
 
 
-def _safe_path(url: str) -> str:
+def _safe_path(url: str, params: list[tuple[str, str]]) -> str:
+    """Path and query as sent (no scheme, host or credentials: those never go into a URL here)."""
     parts = urlsplit(url)
-    return parts.path + (f"?{parts.query}" if parts.query else "")
+    query = "&".join(q for q in (parts.query, urlencode(params)) if q)
+    return parts.path + (f"?{query}" if query else "")
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:
@@ -465,7 +467,7 @@ class SapHttp:
             destination=name,
             service=service,
             method=call.method,
-            path=_safe_path(call.url),
+            path=_safe_path(call.url, call.params),
             status=status,
             duration_ms=round(duration * 1000, 1),
             attempt=attempt,

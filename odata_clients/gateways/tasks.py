@@ -75,7 +75,15 @@ class TasksGateway(Gateway):
             convert.any_of("TaskDefinitionID", task_types) if task_types else None,
             convert.any_of("Priority", priorities) if priorities else None,
         )
-        entities, total = self._query(TASKS, filter=clause, order_by="CreatedOn desc", top=top, skip=skip, count=True)
+        entities, total = self._query(
+            TASKS,
+            filter=clause,
+            expand=[NAV_ATTRIBUTES],
+            order_by="CreatedOn desc",
+            top=top,
+            skip=skip,
+            count=True,
+        )
         return Page([task_from_sap(e) for e in entities], total, top, skip)
 
     def get(self, task_id: str, origin: str) -> Task:
