@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -151,3 +152,27 @@ def test_an_update_without_if_match_never_reaches_sap(sap: SapConnectivity, mock
             json={"MfgOrderPlannedStartDate": "/Date(1893974400000)/"},
         )
     assert calls == []
+
+
+def test_concurrent_writes_share_one_token_and_one_refetch(
+    sap: SapConnectivity, faults: Callable[..., None], mock_sap: MockSap
+) -> None:
+    orders = unreleased_orders(sap, 9)
+    before = stats(mock_sap)
+    sap.production_orders.release(orders[0])
+    faults(PRODORD, csrf_expire=True)
+    errors: list[BaseException] = []
+
+    def release(order: str) -> None:
+        try:
+            sap.production_orders.release(order)
+        except BaseException as exc:  # noqa: BLE001 (collected for the assert below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=release, args=(order,)) for order in orders[1:]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert csrf_fetches(before, stats(mock_sap)) == 2

@@ -256,3 +256,44 @@ def test_urls_outside_the_destination_are_refused(sap: tuple[str, Script]) -> No
     http = http_for(url)
     with pytest.raises(SapProtocolError):
         http.request("GET", "http://evil.example.com/steal", service=SERVICE)
+
+
+def test_oauth2_client_credentials_token_is_fetched_once_and_sent_as_bearer(sap: tuple[str, Script]) -> None:
+    url, script = sap
+    token_server_hits: list[str] = []
+
+    class TokenHandler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802
+            length = int(self.headers.get("Content-Length") or 0)
+            token_server_hits.append(self.rfile.read(length).decode())
+            body = json.dumps({"access_token": "cc-token-1", "token_type": "bearer", "expires_in": 3600}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    token_server = ThreadingHTTPServer(("127.0.0.1", 0), TokenHandler)
+    threading.Thread(target=token_server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    try:
+        destination = build_destination(
+            "s4-cc",
+            url,
+            auth_kind="oauth2_client_credentials",
+            token_url=f"http://127.0.0.1:{token_server.server_address[1]}/oauth/token",
+            client_id="sb-ext",
+            client_secret="very-secret",
+        )
+        http = SapHttp(destination)
+        with record_calls() as calls:
+            http.request("GET", f"{SERVICE}/Things", service=SERVICE)
+            http.request("GET", f"{SERVICE}/Things", service=SERVICE)
+        assert len(token_server_hits) == 1 and "client_credentials" in token_server_hits[0]
+        assert all(r["headers"]["Authorization"] == "Bearer cc-token-1" for r in script.requests)
+        assert {c.auth_kind for c in calls} == {"oauth2_client_credentials"}
+    finally:
+        token_server.shutdown()
+        token_server.server_close()
