@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -273,3 +274,19 @@ def test_pyodata_creates_and_reads_a_confirmation(pyodata_client: Callable[..., 
     assert Decimal(str(again.ConfirmationYieldQuantity)) == Decimal("1.25")
     op_after = tech.read(PRODORD, operation_path(op))
     assert decimal(op_after["OpTotalConfirmedYieldQty"]) == decimal(op["OpTotalConfirmedYieldQty"]) + Decimal("1.25")
+
+
+def test_over_confirmation_is_signalled_by_a_warning_or_refused(tech: Sap):
+    """Confirming far more yield than planned must not pass silently: SAP answers with a warning in the
+    `sap-message` header (severity "warning") or refuses with an error, depending on the overdelivery check."""
+    op = last_open_released_operation(tech)
+    too_much = decimal(op["OpPlannedTotalQuantity"]) * 3 + 1
+    response = post_confirmation(tech, confirmation_body(op, f"{too_much:.3f}"))
+    if response.status_code == 201:
+        header = response.headers.get("sap-message")
+        assert header, "an over-confirmation was accepted without any sap-message"
+        message = json.loads(header)
+        severities = [message["severity"], *(d["severity"] for d in message.get("details", []))]
+        assert "warning" in severities, message
+    else:
+        assert_sap_error(response, 400)

@@ -175,3 +175,24 @@ def test_orders_cannot_be_deleted(tech: Sap):
     response = tech.write("DELETE", PRODORD, f"{ORDERS}('{key}')", headers={"If-Match": "*"})
     assert 400 <= response.status_code < 600
     assert tech.get(PRODORD, f"{ORDERS}('{key}')").status_code == 200
+
+
+def test_operations_are_updatable_with_if_match(tech: Sap):
+    """The real A_ProductionOrderOperation_2 set is creatable=false, deletable=false, but updatable (default true;
+    "Updates operation data of a production order."), with LastChangeDateTime as its ETag."""
+    operation = tech.results(PRODORD, "A_ProductionOrderOperation_2", {"$top": "1"})[0]
+    uri = operation["__metadata"]["uri"]
+    path = uri[len(tech.url(PRODORD)) :]
+    missing = tech.write("PATCH", PRODORD, path, body={"MfgOrderOperationText": "Re-planned"})
+    assert_sap_error(missing, 428)
+    response = tech.write(
+        "PATCH",
+        PRODORD,
+        path,
+        body={"MfgOrderOperationText": "Re-planned"},
+        headers={"If-Match": operation["__metadata"]["etag"]},
+    )
+    assert response.status_code == 204, response.text
+    after = tech.read(PRODORD, path)
+    assert after["MfgOrderOperationText"] == "Re-planned"
+    assert after["__metadata"]["etag"] != operation["__metadata"]["etag"]

@@ -360,3 +360,27 @@ def test_properties_marked_not_filterable_are_rejected(sap: Callable[..., Sap]):
                     checked += 1
     if not checked:
         pytest.skip("no served property is marked sap:filterable/sortable='false' (as in the real specs)")
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "ProductionPlant eq 1010",  # Int32 literal against Edm.String
+        "MfgOrderPlannedStartDate ge '2024-01-01'",  # string literal against Edm.DateTime
+        "TotalQuantity gt '10'",  # string literal against Edm.Decimal
+    ],
+)
+def test_literals_of_the_wrong_type_are_400(tech: Sap, expression: str):
+    """Gateway checks literal types; a client that gets away with loose literals here would fail on S/4HANA."""
+    assert_sap_error(tech.get(PRODORD, ORDERS, {"$filter": expression}), 400)
+
+
+def test_boolean_and_integer_literals(tech: Sap, sap: Callable[..., Sap]):
+    statuses, _, _ = tech.collect(PRODORD, "A_ProductionOrderStatus_2")
+    system = tech.collect(PRODORD, "A_ProductionOrderStatus_2", {"$filter": "IsUserStatus eq false"})[0]
+    assert len(system) == sum(1 for s in statuses if s["IsUserStatus"] is False)
+    assert_sap_error(tech.get(PRODORD, "A_ProductionOrderStatus_2", {"$filter": "IsUserStatus eq 'X'"}), 400)
+    anna = sap("EXEC_ANNA")
+    tasks = anna.results(TASKS, "TaskCollection")
+    urgent = anna.results(TASKS, "TaskCollection", {"$filter": "PriorityNumber ge 3"})
+    assert {t["InstanceID"] for t in urgent} == {t["InstanceID"] for t in tasks if t["PriorityNumber"] >= 3}
