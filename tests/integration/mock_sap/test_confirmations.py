@@ -290,3 +290,27 @@ def test_over_confirmation_is_signalled_by_a_warning_or_refused(tech: Sap):
         assert "warning" in severities, message
     else:
         assert_sap_error(response, 400)
+
+
+def test_deep_insert_of_goods_movements(tech: Sap):
+    op = last_open_released_operation(tech)
+    order = tech.read(PRODORD, f"{ORDERS}('{op['ManufacturingOrder']}')")
+    movement = {
+        "Material": order["Material"],
+        "Plant": order["ProductionPlant"],
+        "StorageLocation": "0001",
+        "GoodsMovementType": "101",
+        "EntryUnit": order["ProductionUnit"],
+        "QuantityInEntryUnit": "2",
+    }
+    body = confirmation_body(op, "2", to_ProdnOrdConfMatlDocItm={"results": [movement]})
+    response = post_confirmation(tech, body)
+    assert response.status_code == 201, response.text
+    items = tech.results(PRODCONF, f"{confirmation_path(response.json()['d'])}/to_ProdnOrdConfMatlDocItm")
+    assert len(items) == 1
+    item = items[0]
+    assert item["GoodsMovementType"] == "101"
+    assert item["Material"] == order["Material"]
+    assert decimal(item["QuantityInEntryUnit"]) == Decimal("2")
+    assert item["MaterialDocument"] and item["MaterialDocumentYear"]
+    assert item["ConfirmationGroup"] == response.json()["d"]["ConfirmationGroup"]

@@ -171,3 +171,54 @@ def test_function_import_results_have_the_declared_shape(sap: Callable[..., Sap]
     for option in results:
         problems += structured_problems(task_md, option_type, option)
     assert not problems, "\n".join(problems)
+
+
+def test_created_confirmation_and_goods_movements_have_the_declared_wire_format(sap: Callable[..., Sap]):
+    """ProdnOrdConfMatlDocItm is empty in the seed: create data through a deep insert, then check it."""
+    tech = sap(TECH_USER)
+    md = load(tech, PRODCONF)
+    op = tech.results(PRODORD, "A_ProductionOrderOperation_2", {"$filter": "OperationIsReleased eq 'X'", "$top": "1"})[
+        0
+    ]
+    order = tech.read(PRODORD, f"A_ProductionOrder_2('{op['ManufacturingOrder']}')")
+    body = {
+        "OrderID": op["ManufacturingOrder"],
+        "OrderOperation": op["ManufacturingOrderOperation"],
+        "Sequence": op["ManufacturingOrderSequence"],
+        "ConfirmationUnit": op["OperationUnit"],
+        "ConfirmationYieldQuantity": "1",
+        "to_ProdnOrdConfMatlDocItm": {
+            "results": [
+                {
+                    "Material": order["Material"],
+                    "Plant": order["ProductionPlant"],
+                    "GoodsMovementType": "101",
+                    "EntryUnit": order["ProductionUnit"],
+                    "QuantityInEntryUnit": "1",
+                }
+            ]
+        },
+    }
+    response = tech.write("POST", PRODCONF, "ProdnOrdConf2", body=body)
+    assert response.status_code == 201, response.text
+    created = response.json()["d"]
+    root = tech.url(PRODCONF)
+    confirmation_type = md.entity_type_of("ProdnOrdConf2")
+    problems = entity_problems(
+        md, confirmation_type, {**created, "to_ProdnOrdConfMatlDocItm": _deferred(created)}, root
+    )
+    uri = created["__metadata"]["uri"]
+    items = tech.session.get(f"{uri}/to_ProdnOrdConfMatlDocItm", headers={"Accept": "application/json"}, timeout=30)
+    assert items.status_code == 200
+    item_type = md.entity_type_of("ProdnOrdConfMatlDocItm")
+    for item in items.json()["d"]["results"]:
+        problems += entity_problems(md, item_type, item, root)
+    assert not problems, "\n".join(problems)
+
+
+def _deferred(created: dict[str, Any]) -> Any:
+    """The create response may echo the deep-inserted items inline; the checker expects the deferred shape."""
+    value = created.get("to_ProdnOrdConfMatlDocItm")
+    if isinstance(value, dict) and "__deferred" in value:
+        return value
+    return {"__deferred": {"uri": created["__metadata"]["uri"] + "/to_ProdnOrdConfMatlDocItm"}}
