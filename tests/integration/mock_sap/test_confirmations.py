@@ -314,3 +314,20 @@ def test_deep_insert_of_goods_movements(tech: Sap):
     assert decimal(item["QuantityInEntryUnit"]) == Decimal("2")
     assert item["MaterialDocument"] and item["MaterialDocumentYear"]
     assert item["ConfirmationGroup"] == response.json()["d"]["ConfirmationGroup"]
+
+
+def test_function_import_parameter_of_the_wrong_type_is_400(tech: Sap):
+    op = last_open_released_operation(tech)
+    response = tech.write(
+        "POST",
+        PRODCONF,
+        "GetConfProposal",
+        {
+            "OrderID": f"'{op['ManufacturingOrder']}'",
+            "OrderOperation": f"'{op['ManufacturingOrderOperation']}'",
+            "ConfirmationYieldQuantity": "'many'",
+        },
+    )
+    assert_sap_error(response, 400)
+    cancel = tech.write("POST", PRODCONF, "CancelProdnOrdConf", {"ConfirmationGroup": "'1'"})
+    assert_sap_error(cancel, 400)

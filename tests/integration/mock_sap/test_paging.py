@@ -116,3 +116,12 @@ def test_scaled_server_still_serves_tasks(big: Sap):
     )
     assert anna.status_code == 200
     assert anna.json()["d"]["results"]
+
+
+def test_next_links_keep_sap_client_and_query_options(big: Sap):
+    params = {"$filter": "OrderIsReleased eq 'X' or OrderIsReleased eq ''", "$select": "ManufacturingOrder"}
+    first = big.read(PRODORD, ORDERS, {**params, "sap-client": "100"})
+    query = parse_qs(urlsplit(first["__next"]).query)
+    assert query.get("sap-client") == ["100"]
+    second = big.session.get(first["__next"], headers={"Accept": "application/json"}, timeout=30).json()["d"]
+    assert all(set(e) == {"__metadata", "ManufacturingOrder"} for e in second["results"])

@@ -384,3 +384,29 @@ def test_boolean_and_integer_literals(tech: Sap, sap: Callable[..., Sap]):
     tasks = anna.results(TASKS, "TaskCollection")
     urgent = anna.results(TASKS, "TaskCollection", {"$filter": "PriorityNumber ge 3"})
     assert {t["InstanceID"] for t in urgent} == {t["InstanceID"] for t in tasks if t["PriorityNumber"] >= 3}
+
+
+def test_navigation_collections_support_count_and_inlinecount(tech: Sap, orders: list[dict[str, Any]]):
+    key = orders[0]["ManufacturingOrder"]
+    path = f"{ORDERS}('{key}')/to_ProductionOrderOperation"
+    operations = tech.results(PRODORD, path)
+    assert tech.read(PRODORD, path, {"$inlinecount": "allpages"})["__count"] == str(len(operations))
+    assert tech.get(PRODORD, f"{path}/$count").text.strip() == str(len(operations))
+    first = tech.results(PRODORD, path, {"$orderby": "ManufacturingOrderOperation desc", "$top": "1"})
+    assert first[0]["ManufacturingOrderOperation"] == max(op["ManufacturingOrderOperation"] for op in operations)
+
+
+def test_select_together_with_expand(tech: Sap):
+    entities = tech.results(
+        PRODORD,
+        ORDERS,
+        {
+            "$select": "ManufacturingOrder,to_ProductionOrderOperation/ManufacturingOrderOperation",
+            "$expand": "to_ProductionOrderOperation",
+            "$top": "2",
+        },
+    )
+    for entity in entities:
+        assert set(entity) == {"__metadata", "ManufacturingOrder", "to_ProductionOrderOperation"}
+        for op in entity["to_ProductionOrderOperation"]["results"]:
+            assert set(op) == {"__metadata", "ManufacturingOrderOperation"}
