@@ -124,3 +124,25 @@ def test_service_roots_answer_for_every_service(tech: Sap, sap):
         assert response.status_code == 200, service
         assert isinstance(response.json()["d"]["EntitySets"], list)
     assert requests.get(tech.url(PRODORD), timeout=30).status_code == 401
+
+
+def test_taskprocessing_answers_under_the_path_variants_clients_use(sap):
+    anna = sap("EXEC_ANNA")
+    expected = {t["InstanceID"] for t in anna.results(TASKS, "TaskCollection")}
+    for variant in ("TASKPROCESSING;v=2", "TASKPROCESSING;v=2;mo", "TASKPROCESSING;mo;v=2"):
+        response = anna.session.get(
+            f"{anna.root}/sap/opu/odata/IWPGW/{variant}/TaskCollection",
+            headers={"Accept": "application/json"},
+            timeout=30,
+        )
+        assert response.status_code == 200, variant
+        assert {t["InstanceID"] for t in response.json()["d"]["results"]} == expected, variant
+
+
+def test_without_accept_or_format_gateway_does_not_answer_json(tech: Sap):
+    """SAP Gateway's default representation of a feed is Atom XML: only `Accept: application/json` or
+    `$format=json` give JSON. A client that forgets both must not pass here and break on S/4HANA."""
+    response = tech.session.get(tech.url(PRODORD, ORDERS, {"$top": "1"}), headers={"Accept": "*/*"}, timeout=30)
+    content_type = response.headers.get("Content-Type", "")
+    assert response.status_code in (200, 406), response.status_code
+    assert "json" not in content_type, f"JSON without asking for it ({content_type})"
