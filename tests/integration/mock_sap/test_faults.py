@@ -148,7 +148,6 @@ def test_delete_faults_restores_service(tech: Sap, faults: Callable[..., request
     assert tech.get(TASKS, "$metadata").status_code == 200
 
 
-@pytest.mark.slow
 def test_fault_given_on_the_command_line(mock_sap_factory: Callable[..., MockSap]):
     server = mock_sap_factory("--fault", json.dumps({"service": PRODCONF, "status": 503, "rate": 1.0}))
     session = new_session("EXT_API_TECH")
