@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 from flask_smorest import Blueprint
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
@@ -104,6 +105,7 @@ def token_keys() -> dict[str, Any]:
 
 
 @click.command("dev-token")
+@with_appcontext
 @click.option("--user", required=True, help="User name (user_name claim); SAP sees it upper-cased")
 @click.option("--role-collection", "role_collections", multiple=True, required=True, help="Repeatable")
 @click.option("--attribute", "attribute_pairs", multiple=True, help="NAME=VALUE, repeatable (Plant=1010)")

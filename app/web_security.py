@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Response, abort, request
 
 ALLOWED_HEADERS = "Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key, X-Request-ID"
 EXPOSED_HEADERS = "ETag, Location, Retry-After, X-Request-ID"
@@ -11,6 +11,13 @@ ALLOWED_METHODS = "GET, POST, PATCH, DELETE, OPTIONS"
 
 def init_web_security(app: Flask, cors_origins: tuple[str, ...], production: bool) -> None:
     allowed = frozenset(cors_origins)
+
+    @app.before_request
+    def refuse_oversized_body() -> None:
+        # Checked before routing so no view (or 405 path) ever reads a body over the limit.
+        limit = app.config["MAX_CONTENT_LENGTH"]
+        if request.content_length is not None and request.content_length > limit:
+            abort(413, description=f"request body over {limit} bytes")
 
     @app.after_request
     def add_headers(response: Response) -> Response:
