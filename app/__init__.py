@@ -13,6 +13,7 @@ from app.errors import register_error_handlers
 from app.request_log import init_request_log
 from app.web_security import init_web_security
 from runtime.logs import configure_logging
+from runtime.sap import sap_connectivity
 from runtime.settings import Settings, from_env
 from store.db import make_engine
 
@@ -34,6 +35,7 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
         settings.redis_url, socket_timeout=settings.health_timeout, socket_connect_timeout=settings.health_timeout
     )
     app.extensions["db_engine"] = make_engine(settings.database_url)
+    app.extensions["sap"] = sap_connectivity(settings)
 
     api = ExtensionApi(app)
     api.spec.components.security_scheme("bearerAuth", SECURITY_SCHEME)
@@ -58,7 +60,8 @@ def _signing_keys(app: Flask, api: ExtensionApi, settings: Settings) -> JwksKeys
 
 def register_blueprints(api: ExtensionApi) -> None:
     from app import health
-    from roles import me
+    from roles import executive, me, plant_manager, supervisor
 
     api.register_blueprint(health.blp)
-    api.register_blueprint(me.blp)
+    for role_blueprint in (me.blp, executive.blp, plant_manager.blp, supervisor.blp):
+        api.register_blueprint(role_blueprint)

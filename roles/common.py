@@ -1,0 +1,52 @@
+"""What the role packages share: quantity/amount schemas, the SAP identity of a caller, list envelopes."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import marshmallow as ma
+
+from odata_clients.destinations import Principal as SapPrincipal
+from odata_clients.models import Page
+from roles.policy import Principal
+
+# SAP keys are short upper-case alphanumerics; anything else in a path parameter is a 404, not a query.
+SAP_KEY = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+
+
+def sap_principal(principal: Principal) -> SapPrincipal:
+    """The caller as SAP sees them: SAP user names are upper case; the token proves the identity."""
+    return SapPrincipal(user=principal.user_name.upper(), token=principal.token)
+
+
+def page_result(page: Page[Any], skip: int, next_cursor: Any) -> dict[str, Any]:
+    """The `{items, next_cursor}` envelope; `next_cursor` is the PageRequest method to call."""
+    has_more = page.total is not None and skip + len(page.items) < page.total
+    return {"items": page.items, "next_cursor": next_cursor(len(page.items), has_more)}
+
+
+class StrictSchema(ma.Schema):
+    """Unknown fields are rejected, not ignored (marshmallow's default, stated for the reader)."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+
+class QuantitySchema(ma.Schema):
+    value = ma.fields.Decimal(as_string=True, required=True, metadata={"example": "120.000"})
+    unit = ma.fields.String(required=True, metadata={"example": "PC"})
+
+
+class AmountSchema(ma.Schema):
+    value = ma.fields.Decimal(as_string=True, required=True, metadata={"example": "1499.90"})
+    currency = ma.fields.String(required=True, metadata={"example": "EUR"})
+
+
+def date_field(description: str, **kwargs: Any) -> ma.fields.String:
+    """ISO 8601 dates travel as strings (`2026-11-26`), as the canonical models hold them."""
+    return ma.fields.String(allow_none=True, metadata={"description": description, "format": "date"}, **kwargs)
+
+
+def datetime_field(description: str, **kwargs: Any) -> ma.fields.String:
+    return ma.fields.String(allow_none=True, metadata={"description": description, "format": "date-time"}, **kwargs)

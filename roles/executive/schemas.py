@@ -1,0 +1,85 @@
+"""Executive schemas: approval tasks, the requisition behind them, decision options."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from app.paging import PageArgsSchema, page_schema
+from roles.common import AmountSchema, QuantitySchema, date_field, datetime_field
+
+PRIORITIES = ("VERY_HIGH", "HIGH", "MEDIUM", "LOW")
+
+
+class ApprovalQueryArgsSchema(PageArgsSchema):
+    task_type = ma.fields.List(
+        ma.fields.String(validate=ma.validate.Length(min=1, max=70)),
+        metadata={"description": "TaskDefinitionID(s), e.g. the purchase requisition release task"},
+    )
+    priority = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(PRIORITIES)))
+
+
+class ApprovalSchema(ma.Schema):
+    id = ma.fields.String(
+        required=True, metadata={"description": "Use in /approvals/{id}", "example": "LOCAL~000001129172"}
+    )
+    origin = ma.fields.String(required=True, metadata={"example": "LOCAL"})
+    task_id = ma.fields.String(required=True, metadata={"example": "000001129172"})
+    task_type = ma.fields.String(required=True, attribute="task_definition_id")
+    task_type_name = ma.fields.String(required=True, attribute="task_definition_name")
+    title = ma.fields.String(required=True, metadata={"example": "Release purchase requisition 10000123"})
+    priority = ma.fields.String(required=True, metadata={"example": "HIGH"})
+    status = ma.fields.String(required=True, metadata={"example": "READY"})
+    created_on = datetime_field("When the task was created")
+    created_by = ma.fields.String(required=True)
+    due = datetime_field("Completion deadline", attribute="completion_deadline")
+    is_escalated = ma.fields.Boolean(required=True)
+    supports_claim = ma.fields.Boolean(required=True)
+    supports_release = ma.fields.Boolean(required=True)
+    supports_forward = ma.fields.Boolean(required=True)
+    object_id = ma.fields.String(required=True, metadata={"description": "Business object key, empty if none"})
+
+
+ApprovalPageSchema = page_schema(ApprovalSchema, "ApprovalPage")
+
+
+class RequisitionItemSchema(ma.Schema):
+    item = ma.fields.String(required=True, metadata={"example": "00010"})
+    description = ma.fields.String(required=True)
+    material = ma.fields.String(required=True)
+    plant = ma.fields.String(required=True)
+    quantity = ma.fields.Nested(QuantitySchema, required=True)
+    price = ma.fields.Nested(AmountSchema, allow_none=True)
+    net_amount = ma.fields.Nested(AmountSchema, allow_none=True)
+    delivery_date = date_field("Requested delivery date")
+    requisitioner = ma.fields.String(required=True)
+    release_status = ma.fields.String(required=True)
+    is_release_pending = ma.fields.Boolean(required=True)
+
+
+class RequisitionSummarySchema(ma.Schema):
+    requisition_id = ma.fields.String(required=True, metadata={"example": "10000123"})
+    requisition_type = ma.fields.String(required=True)
+    description = ma.fields.String(required=True)
+    total_net_amounts = ma.fields.List(ma.fields.Nested(AmountSchema), required=True)
+    items = ma.fields.List(ma.fields.Nested(RequisitionItemSchema), required=True)
+
+
+class ApprovalDetailSchema(ApprovalSchema):
+    attributes = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), required=True)
+    purchase_requisition = ma.fields.Nested(
+        RequisitionSummarySchema,
+        allow_none=True,
+        required=True,
+        metadata={"description": "The requisition behind a release task; null for other task types"},
+    )
+
+
+class DecisionOptionSchema(ma.Schema):
+    key = ma.fields.String(required=True, metadata={"example": "0001"})
+    text = ma.fields.String(required=True, metadata={"example": "Approve"})
+    comment_mandatory = ma.fields.Boolean(required=True)
+    nature = ma.fields.String(required=True, metadata={"example": "POSITIVE"})
+
+
+class DecisionOptionsSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(DecisionOptionSchema), required=True)

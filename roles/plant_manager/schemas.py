@@ -1,0 +1,93 @@
+"""Plant manager schemas: production orders with operations and status."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from app.paging import PageArgsSchema, page_schema
+from odata_clients.gateways.production_orders import SORT_FIELDS, STATUS_FILTERS
+from roles.common import QuantitySchema, date_field, datetime_field
+
+SORT_CHOICES = sorted([*SORT_FIELDS, *(f"-{name}" for name in SORT_FIELDS)])
+
+
+class ProductionOrderQueryArgsSchema(PageArgsSchema):
+    plant = ma.fields.List(
+        ma.fields.String(validate=ma.validate.Length(min=1, max=4)),
+        metadata={"description": "Narrow to some of the caller's plants (default: all of them)"},
+    )
+    status = ma.fields.String(validate=ma.validate.OneOf(sorted(STATUS_FILTERS)))
+    material = ma.fields.String(validate=ma.validate.Length(min=1, max=40))
+    start_from = ma.fields.Date(metadata={"description": "Planned start on or after (ISO date)"})
+    start_to = ma.fields.Date(metadata={"description": "Planned start on or before (ISO date)"})
+    changed_since = ma.fields.DateTime(
+        metadata={"description": "Only orders SAP changed at or after this instant (ISO 8601, UTC if no offset)"}
+    )
+    sort = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(SORT_CHOICES)),
+        metadata={"description": "Sort keys, `-` for descending; the order id is always the last tie-breaker"},
+    )
+
+    @ma.validates_schema
+    def _dates_in_order(self, data: dict[str, object], **_: object) -> None:
+        start_from, start_to = data.get("start_from"), data.get("start_to")
+        if start_from and start_to and start_from > start_to:  # type: ignore[operator]
+            raise ma.ValidationError("start_from must not be after start_to", "start_from")
+
+
+class OrderStatusSchema(ma.Schema):
+    code = ma.fields.String(required=True, metadata={"example": "I0002"})
+    short_name = ma.fields.String(required=True, metadata={"example": "REL"})
+    name = ma.fields.String(required=True, metadata={"example": "Released"})
+    is_user_status = ma.fields.Boolean(required=True)
+
+
+class OperationSchema(ma.Schema):
+    operation = ma.fields.String(required=True, metadata={"example": "0010"})
+    text = ma.fields.String(required=True)
+    work_center = ma.fields.String(required=True, metadata={"example": "ASSY1010"})
+    planned_quantity = ma.fields.Nested(QuantitySchema, required=True)
+    confirmed_yield = ma.fields.Nested(QuantitySchema, required=True)
+    quantity_to_go = ma.fields.Nested(QuantitySchema, required=True)
+    earliest_start = date_field("Earliest scheduled start")
+    earliest_end = date_field("Earliest scheduled end")
+    is_released = ma.fields.Boolean(required=True)
+    is_confirmed = ma.fields.Boolean(required=True)
+    is_partially_confirmed = ma.fields.Boolean(required=True)
+
+
+class ProductionOrderSchema(ma.Schema):
+    order_id = ma.fields.String(required=True, metadata={"example": "1000123"})
+    order_type = ma.fields.String(required=True, metadata={"example": "PP01"})
+    material = ma.fields.String(required=True, metadata={"example": "FG-1000"})
+    plant = ma.fields.String(required=True, metadata={"example": "1010"})
+    planned_quantity = ma.fields.Nested(QuantitySchema, required=True)
+    confirmed_yield = ma.fields.Nested(QuantitySchema, allow_none=True)
+    planned_start = date_field("Planned start date")
+    planned_end = date_field("Planned end date")
+    is_released = ma.fields.Boolean(required=True)
+    is_partially_confirmed = ma.fields.Boolean(required=True)
+    is_confirmed = ma.fields.Boolean(required=True)
+    is_technically_completed = ma.fields.Boolean(required=True)
+    is_locked = ma.fields.Boolean(required=True)
+    last_changed = datetime_field("When SAP last changed the order")
+    sap_etag = ma.fields.String(
+        allow_none=True,
+        attribute="etag",
+        metadata={"description": "Send as If-Match to reschedule; SAP refuses a stale one"},
+    )
+
+
+ProductionOrderPageSchema = page_schema(ProductionOrderSchema, "ProductionOrderPage")
+
+
+class ProductionOrderDetailSchema(ProductionOrderSchema):
+    planned_scrap = ma.fields.Nested(QuantitySchema, allow_none=True)
+    planned_start_time = ma.fields.String(allow_none=True, metadata={"example": "06:00:00"})
+    planned_end_time = ma.fields.String(allow_none=True, metadata={"example": "14:00:00"})
+    scheduled_start = date_field("Scheduled start date")
+    scheduled_end = date_field("Scheduled end date")
+    mrp_controller = ma.fields.String(required=True)
+    production_supervisor = ma.fields.String(required=True)
+    operations = ma.fields.List(ma.fields.Nested(OperationSchema), required=True)
+    statuses = ma.fields.List(ma.fields.Nested(OrderStatusSchema), required=True)

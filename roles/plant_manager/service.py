@@ -1,0 +1,63 @@
+"""Plant manager use cases, without Flask: production orders of the caller's plants only."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from odata_clients.connectivity import SapConnectivity
+from odata_clients.models import Page, ProductionOrder
+from roles.common import SAP_KEY
+from roles.policy import NotInScope, Principal, check_plant
+
+
+class NoPlants(Exception):
+    """The caller holds the role but no Plant attribute: nothing to show, and they should know why."""
+
+
+def plants_to_query(principal: Principal, requested: Sequence[str] = ()) -> tuple[str, ...]:
+    """The caller's plants, or the requested subset of them; a plant outside them is refused."""
+    if not principal.plants:
+        raise NoPlants("your user has no Plant attribute; ask an administrator to assign your plants")
+    for plant in requested:
+        check_plant(principal, plant)
+    return tuple(requested) or principal.plants
+
+
+def list_orders(
+    sap: SapConnectivity,
+    principal: Principal,
+    *,
+    plants: Sequence[str] = (),
+    status: str | None = None,
+    material: str | None = None,
+    start_from: dt.date | None = None,
+    start_to: dt.date | None = None,
+    changed_since: dt.datetime | None = None,
+    sort: Sequence[str] = (),
+    top: int,
+    skip: int,
+) -> Page[ProductionOrder]:
+    # The order id closes every sort so pages are stable between requests.
+    sort_keys = [key for key in sort if key.lstrip("-") != "order_id"] + ["order_id"]
+    return sap.production_orders.search(
+        plants_to_query(principal, plants),
+        status=status,
+        material=material,
+        start_from=start_from,
+        start_to=start_to,
+        changed_since=changed_since.astimezone(dt.UTC) if changed_since and changed_since.tzinfo else changed_since,
+        sort=sort_keys,
+        top=top,
+        skip=skip,
+    )
+
+
+def get_order(sap: SapConnectivity, principal: Principal, order_id: str) -> ProductionOrder:
+    """One order with operations and status; another plant's order is indistinguishable from none."""
+    if not SAP_KEY.match(order_id):
+        raise NotInScope(f"{order_id!r} is not an order number")
+    plants_to_query(principal)
+    order = sap.production_orders.get(order_id)
+    check_plant(principal, order.plant)
+    return order

@@ -1,0 +1,62 @@
+"""Supervisor: work orders, i.e. released production-order operations at the caller's work centres."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import abort
+
+from app.auth import RoleBlueprint, current_principal
+from app.paging import page_request
+from roles.common import page_result
+from roles.policy import NotInScope, Role
+from roles.supervisor import schemas, service
+
+blp = RoleBlueprint(
+    "work_orders",
+    __name__,
+    url_prefix="/api/v1/work-orders",
+    description="Supervisor: released operations at the caller's work centres",
+)
+
+
+@blp.route("")
+class WorkOrders(MethodView):
+    @blp.role_required(Role.SUPERVISOR)
+    @blp.etag
+    @blp.arguments(schemas.WorkOrderQueryArgsSchema, location="query", as_kwargs=True)
+    @blp.response(200, schemas.WorkOrderPageSchema)
+    def get(self, **args: Any) -> dict[str, Any]:
+        """Released operations at the caller's work centres, earliest first, with quantities done and to go"""
+        request = page_request(args)
+        try:
+            page = service.list_work_orders(
+                current_app.extensions["sap"],
+                current_principal(),
+                work_centers=args.get("work_center", ()),
+                order_id=args.get("order_id"),
+                include_confirmed=args["include_confirmed"],
+                top=request.limit,
+                skip=request.skip,
+            )
+        except service.NoWorkCenters as exc:
+            abort(403, message=str(exc))
+        except NotInScope as exc:
+            abort(403, message=f"{exc}; query only your own work centres")
+        return page_result(page, request.skip, request.next_cursor)
+
+
+@blp.route("/<string:work_order_id>")
+class WorkOrderById(MethodView):
+    @blp.role_required(Role.SUPERVISOR)
+    @blp.etag
+    @blp.response(200, schemas.WorkOrderSchema)
+    @blp.alt_response(404, description="No such operation at the caller's work centres")
+    def get(self, work_order_id: str) -> service.WorkOrder:
+        """One work order (operation) with quantities done and to go"""
+        try:
+            return service.get_work_order(current_app.extensions["sap"], current_principal(), work_order_id)
+        except service.NoWorkCenters as exc:
+            abort(403, message=str(exc))

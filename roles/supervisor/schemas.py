@@ -1,0 +1,39 @@
+"""Supervisor schemas: work orders (released production-order operations) with quantities done and to go."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from app.paging import PageArgsSchema, page_schema
+from roles.common import QuantitySchema, date_field
+
+
+class WorkOrderQueryArgsSchema(PageArgsSchema):
+    work_center = ma.fields.List(
+        ma.fields.String(validate=ma.validate.Length(min=1, max=8)),
+        metadata={"description": "Narrow to some of the caller's work centres (default: all of them)"},
+    )
+    order_id = ma.fields.String(validate=ma.validate.Regexp(r"^[A-Za-z0-9]{1,12}$"))
+    include_confirmed = ma.fields.Boolean(
+        load_default=False, metadata={"description": "Also list operations already finally confirmed"}
+    )
+
+
+class WorkOrderSchema(ma.Schema):
+    id = ma.fields.String(required=True, metadata={"description": "Order and operation", "example": "1000123-0010"})
+    order_id = ma.fields.String(required=True, metadata={"example": "1000123"})
+    operation = ma.fields.String(required=True, metadata={"example": "0010"})
+    text = ma.fields.String(required=True, metadata={"example": "Assemble housing"})
+    work_center = ma.fields.String(required=True, metadata={"example": "ASSY1010"})
+    plant = ma.fields.String(required=True, metadata={"example": "1010"})
+    planned_quantity = ma.fields.Nested(QuantitySchema, required=True)
+    confirmed_yield = ma.fields.Nested(QuantitySchema, required=True, metadata={"description": "Done so far"})
+    quantity_to_go = ma.fields.Nested(QuantitySchema, required=True)
+    earliest_start = date_field("Earliest scheduled start")
+    earliest_end = date_field("Earliest scheduled end")
+    is_released = ma.fields.Boolean(required=True)
+    is_confirmed = ma.fields.Boolean(required=True)
+    is_partially_confirmed = ma.fields.Boolean(required=True)
+
+
+WorkOrderPageSchema = page_schema(WorkOrderSchema, "WorkOrderPage")

@@ -1,0 +1,110 @@
+"""Role tests run the API in-process against a live mock SAP that trusts the dev identity provider."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app import create_app
+from app.dev_idp import load_or_create_key, mint_token, public_key_set
+from devenv.redis_server import free_port
+from runtime.settings import DEV_ISSUER, Settings
+from tests.conftest import MockSap
+
+TECH = ("EXT_API_TECH", "tech-pass-1")
+PRODORD = "/sap/opu/odata/sap/API_PRODUCTION_ORDER_2_SRV"
+
+
+@pytest.fixture(scope="session")
+def dev_idp_jwks_url(dev_idp_key_file: str) -> Iterator[str]:
+    """The dev identity provider's public keys over real HTTP, as the mock SAP fetches them."""
+    body = json.dumps(public_key_set(load_or_create_key(dev_idp_key_file)).as_dict()).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/token_keys"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def trusting_sap_server(mock_sap_factory: Callable[..., MockSap], dev_idp_jwks_url: str) -> MockSap:
+    return mock_sap_factory("--trusted-issuer", DEV_ISSUER, "--trusted-jwks-url", dev_idp_jwks_url)
+
+
+@pytest.fixture
+def trusting_sap(trusting_sap_server: MockSap) -> MockSap:
+    trusting_sap_server.reset()
+    return trusting_sap_server
+
+
+@pytest.fixture
+def role_settings(redis_url: str, trusting_sap: MockSap, tmp_path: Path, dev_idp_key_file: str) -> Settings:
+    return Settings(
+        redis_url=redis_url,
+        database_url=f"sqlite:///{tmp_path / 'store.db'}",
+        sap_url=trusting_sap.url,
+        dev_idp_key_file=dev_idp_key_file,
+        log_level="WARNING",
+    )
+
+
+@pytest.fixture
+def api_app(role_settings: Settings) -> Flask:
+    return create_app(role_settings)
+
+
+@pytest.fixture
+def api(api_app: Flask) -> FlaskClient:
+    return api_app.test_client()
+
+
+Token = Callable[..., str]
+
+
+@pytest.fixture
+def token(role_settings: Settings) -> Token:
+    """`token("PlantManager", user="pm", Plant=["1010"], **claim_overrides)` -> a dev IdP bearer token."""
+
+    def make(
+        role_collection: str | None, user: str = "someone", claims: dict[str, Any] | None = None, **attrs: Any
+    ) -> str:
+        collections = [role_collection] if role_collection else []
+        return mint_token(role_settings, user, collections, attrs, **(claims or {}))
+
+    return make
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def sap_rows(sap: MockSap, path: str, **params: str) -> list[dict[str, Any]]:
+    """Every row straight from the mock SAP (technical user, following server-side paging)."""
+    rows: list[dict[str, Any]] = []
+    url: str | None = f"{sap.url}{PRODORD}/{path}"
+    query: dict[str, str] | None = {"$format": "json", **params}
+    while url:
+        response = requests.get(url, params=query, auth=TECH, timeout=30)
+        response.raise_for_status()
+        rows += response.json()["d"]["results"]
+        url, query = response.json()["d"].get("__next"), None
+    return rows
