@@ -19,7 +19,7 @@ from odata_clients.errors import (
     SapPreconditionFailed,
     SapUnavailable,
 )
-from roles.policy import NotInScope
+from roles.policy import Forbidden, NotInScope
 
 log = structlog.get_logger(__name__)
 
@@ -90,6 +90,10 @@ def handle_not_in_scope(_: NotInScope) -> ResponseReturnValue:
     return _json_error(404, "not found")
 
 
+def handle_forbidden(error: Forbidden) -> ResponseReturnValue:
+    return _json_error(403, str(error))
+
+
 def _json_error(code: int, message: str, errors: dict[str, Any] | None = None) -> Response:
     response = jsonify(error_body(code, message, errors))
     response.status_code = code
@@ -100,4 +104,5 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(SapError, handle_sap_error)
     app.register_error_handler(NotInScope, handle_not_in_scope)
+    app.register_error_handler(Forbidden, handle_forbidden)
     app.register_error_handler(Exception, handle_unexpected)

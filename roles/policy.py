@@ -37,6 +37,17 @@ class NotInScope(PolicyError):
     """The object exists for someone, but not for this caller: answered like a missing object."""
 
 
+class Forbidden(PolicyError):
+    """The caller may not ask this at all (a filter outside their scope, attributes missing): 403."""
+
+
+def require_attributes(principal: Principal, role: Role) -> None:
+    """Deny by default: a role holder without the attributes their data is restricted by sees nothing."""
+    missing = [name for name in ROLE_ATTRIBUTES[role] if not principal.values(name)]
+    if missing:
+        raise Forbidden(f"your user has no {' or '.join(missing)} attribute; ask an administrator to assign them")
+
+
 @dataclass(frozen=True)
 class Principal:
     """The authenticated caller, as far as authorization is concerned."""

@@ -8,19 +8,15 @@ from collections.abc import Sequence
 from odata_clients.connectivity import SapConnectivity
 from odata_clients.models import Page, ProductionOrder
 from roles.common import SAP_KEY
-from roles.policy import NotInScope, Principal, check_plant
-
-
-class NoPlants(Exception):
-    """The caller holds the role but no Plant attribute: nothing to show, and they should know why."""
+from roles.policy import Forbidden, NotInScope, Principal, Role, check_plant, require_attributes
 
 
 def plants_to_query(principal: Principal, requested: Sequence[str] = ()) -> tuple[str, ...]:
-    """The caller's plants, or the requested subset of them; a plant outside them is refused."""
-    if not principal.plants:
-        raise NoPlants("your user has no Plant attribute; ask an administrator to assign your plants")
-    for plant in requested:
-        check_plant(principal, plant)
+    """The caller's plants, or the requested subset of them; asking for another plant is refused."""
+    require_attributes(principal, Role.PLANT_MANAGER)
+    foreign = [plant for plant in requested if plant not in principal.plants]
+    if foreign:
+        raise Forbidden(f"plant(s) {', '.join(foreign)} are not among yours; query only your own plants")
     return tuple(requested) or principal.plants
 
 

@@ -9,13 +9,9 @@ from typing import Any
 from odata_clients.connectivity import SapConnectivity
 from odata_clients.models import Operation, Page
 from roles.common import SAP_KEY
-from roles.policy import NotInScope, Principal, check_work_center
+from roles.policy import Forbidden, NotInScope, Principal, Role, check_work_center, require_attributes
 
 ID_SEPARATOR = "-"
-
-
-class NoWorkCenters(Exception):
-    """The caller holds the role but lacks the Plant or WorkCenter attribute."""
 
 
 @dataclass(frozen=True)
@@ -41,11 +37,10 @@ def split_id(work_order: str) -> tuple[str, str]:
 
 def scope(principal: Principal, requested: Sequence[str] = ()) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(plants, work centres) to query: the caller's, or the requested subset of their work centres."""
-    if not principal.plants or not principal.work_centers:
-        raise NoWorkCenters("your user needs Plant and WorkCenter attributes; ask an administrator")
-    for work_center in requested:
-        if work_center not in principal.work_centers:
-            raise NotInScope(f"work centre {work_center!r} is not among yours")
+    require_attributes(principal, Role.SUPERVISOR)
+    foreign = [centre for centre in requested if centre not in principal.work_centers]
+    if foreign:
+        raise Forbidden(f"work centre(s) {', '.join(foreign)} are not among yours; query only your own")
     return principal.plants, tuple(requested) or principal.work_centers
 
 
