@@ -53,7 +53,7 @@ def handle_http_exception(error: HTTPException) -> ResponseReturnValue:
     message = data.get("message") or error.description or HTTPStatus(code).phrase
     response = jsonify(error_body(code, str(message), errors))
     response.status_code = code
-    for name, value in data.get("headers", {}).items():
+    for name, value in (data.get("headers") or {}).items():
         response.headers[name] = value
     if code == 405 and (valid_methods := getattr(error, "valid_methods", None)):
         response.headers["Allow"] = ", ".join(valid_methods)
