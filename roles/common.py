@@ -33,13 +33,19 @@ class StrictSchema(ma.Schema):
         unknown = ma.RAISE
 
 
+def decimal_string(example: str, **kwargs: Any) -> ma.fields.Decimal:
+    """A Decimal on the wire as a JSON string, never a float, and documented as such."""
+    metadata = {"type": "string", "format": "decimal", "pattern": r"^-?\d+(\.\d+)?$", "example": example}
+    return ma.fields.Decimal(as_string=True, metadata=metadata, **kwargs)
+
+
 class QuantitySchema(ma.Schema):
-    value = ma.fields.Decimal(as_string=True, required=True, metadata={"example": "120.000"})
+    value = decimal_string("120.000", required=True)
     unit = ma.fields.String(required=True, metadata={"example": "PC"})
 
 
 class AmountSchema(ma.Schema):
-    value = ma.fields.Decimal(as_string=True, required=True, metadata={"example": "1499.90"})
+    value = decimal_string("1499.90", required=True)
     currency = ma.fields.String(required=True, metadata={"example": "EUR"})
 
 

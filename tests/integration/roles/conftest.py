@@ -82,12 +82,18 @@ Token = Callable[..., str]
 
 @pytest.fixture
 def token(role_settings: Settings) -> Token:
-    """`token("PlantManager", user="pm", Plant=["1010"], **claim_overrides)` -> a dev IdP bearer token."""
+    """`token("PlantManager", user="pm", claims={...}, Plant=["1010"])` -> a dev IdP bearer token.
+
+    The first argument is a role collection, a list of them, or None for a token without scopes.
+    """
 
     def make(
-        role_collection: str | None, user: str = "someone", claims: dict[str, Any] | None = None, **attrs: Any
+        role_collection: str | list[str] | None,
+        user: str = "someone",
+        claims: dict[str, Any] | None = None,
+        **attrs: Any,
     ) -> str:
-        collections = [role_collection] if role_collection else []
+        collections = [role_collection] if isinstance(role_collection, str) else list(role_collection or [])
         return mint_token(role_settings, user, collections, attrs, **(claims or {}))
 
     return make
