@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from werkzeug.datastructures import Headers
 
+from mock_sap.atom import ATOM_ENTRY, ATOM_FEED, atom_entry, atom_feed
 from mock_sap.edm import (
     EntityType,
     FunctionImport,
@@ -233,6 +234,9 @@ class ServiceHandler:
             args["$skiptoken"] = str(page.next_skiptoken)
             path = request.path.lstrip("/")
             next_link = f"{request.service_root}/{path}?{urlencode(args, safe=_URL_SAFE)}"
+        if not _wants_json(request):
+            body = atom_feed(self.model, request.service_root, set_name, page.rows, page.count, next_link)
+            return ODataResponse(200, body, ATOM_FEED)
         serializer = self._serializer(request, ctx)
         payload = serializer.feed(
             set_name, page.rows, select_tree(options.select), options.expand, page.count, next_link
@@ -243,11 +247,13 @@ class ServiceHandler:
         options = parse_options(request.args)
         validate_shape(self.model, entity_type, options)
         ctx = Context(user=request.user, now=request.now)
-        payload = self._serializer(request, ctx).entity(set_name, row, select_tree(options.select), options.expand)
         headers = {}
         etag = etag_of(entity_type, row)
         if etag is not None:
             headers["ETag"] = etag
+        if not _wants_json(request):
+            return ODataResponse(200, atom_entry(self.model, request.service_root, set_name, row), ATOM_ENTRY, headers)
+        payload = self._serializer(request, ctx).entity(set_name, row, select_tree(options.select), options.expand)
         return json_response(200, {"d": payload}, headers)
 
     # -- writes ---------------------------------------------------------------------------------
@@ -421,11 +427,11 @@ class ServiceHandler:
 
 
 def _wants_json(request: ODataRequest) -> bool:
+    """JSON only when asked for ($format=json or an Accept naming JSON); Gateway's default is Atom XML."""
     fmt = request.args.get("$format")
     if fmt:
         return fmt.lower() == "json"
-    accept = request.headers.get("Accept", "")
-    return "json" in accept or not accept or "*/*" in accept
+    return "json" in request.headers.get("Accept", "").lower()
 
 
 def _sap_message(messages: list[dict[str, str]]) -> str:

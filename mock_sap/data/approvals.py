@@ -6,7 +6,7 @@ import datetime as dt
 import random
 from dataclasses import dataclass, field
 
-from mock_sap.data.catalog import EXECUTIVES, MATERIALS, PLANTS
+from mock_sap.data.catalog import DEPUTY, EXECUTIVES, MATERIALS, PLANTS
 from mock_sap.data.production import DAY_MS, _Writer
 from mock_sap.edm import EntityType, ms_from_date
 
@@ -228,12 +228,9 @@ def generate_approvals(
                 ("REQ_DAVID", "David Moreau"),
             )
     # Tasks that two executives may both process: whoever decides first wins (a co-approver conflict).
-    for first, second in (
-        (EXECUTIVES[0], EXECUTIVES[1]),
-        (EXECUTIVES[1], EXECUTIVES[2]),
-        (EXECUTIVES[2], EXECUTIVES[0]),
-    ):
-        pr_task((first, second))
+    # The deputy shares one task with each executive, so the executives' own inboxes stay disjoint.
+    for executive in EXECUTIVES:
+        pr_task((executive, DEPUTY))
     # Requisitions already released earlier (no open task): history for the PR lists.
     for _ in range(10):
         new_requisition(released=True)

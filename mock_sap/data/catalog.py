@@ -10,6 +10,7 @@ NAMED_PASSWORD = "user-pass-1"
 
 EXECUTIVES = ("EXEC_ANNA", "EXEC_BEN", "EXEC_CARLA")
 EXECUTIVE_NAMES = {"EXEC_ANNA": "Anna Keller", "EXEC_BEN": "Ben Okafor", "EXEC_CARLA": "Carla Jimenez"}
+DEPUTY = "EXEC_DAN"  # co-approver of one task of each executive (whoever decides first wins)
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ OPERATION_TEXTS = {
 def default_users() -> dict[str, str]:
     """Every SAP user the mock knows, with its password (overridable from the command line)."""
     users = {TECHNICAL_USER: TECHNICAL_PASSWORD}
-    for name in EXECUTIVES:
+    for name in (*EXECUTIVES, DEPUTY):
         users[name] = NAMED_PASSWORD
     for plant in PLANTS:
         users[f"PM_{plant.code}"] = NAMED_PASSWORD

@@ -142,6 +142,15 @@ class OrderConfirmationService(Service):
         unit = values.get("ConfirmationUnit") or op[p["OperationUnit"]]
         if unit != op[p["OperationUnit"]]:
             raise business_error("RU/022", f"Unit {unit} cannot be converted into {op[p['OperationUnit']]}")
+        planned = int(op[p["OpPlannedTotalQuantity"]] or 0)  # type: ignore[call-overload]
+        confirmed = int(op[p["OpTotalConfirmedYieldQty"]] or 0)  # type: ignore[call-overload]
+        if planned and confirmed + quantities["ConfirmationYieldQuantity"] > planned:
+            # SAP's overdelivery check: a warning (tolerance not set), the posting still goes through.
+            ctx.message(
+                "RU/505",
+                f"Confirmed yield exceeds the operation quantity of order {number} operation {operation}",
+                "warning",
+            )
         final = bool(values.get("IsFinalConfirmation")) or values.get("FinalConfirmationType") in ("X", "1")
         group = confirmation_group(int(number) - FIRST_ORDER, n)
         row_values = {k: v for k, v in values.items() if k not in SERVER_FIELDS}
@@ -232,7 +241,7 @@ class OrderConfirmationService(Service):
         p, o = self._p, self._o
         order = self._order(params.get("OrderID"))
         n, op = self._operation(order, params.get("OrderOperation"), params.get("Sequence"))
-        if params.get("ConfirmationYieldQuantity") is not None:
+        if params.get("ConfirmationYieldQuantity") is not None and not params.get("QuantityIsToBeProposed"):
             yield_quantity = int(params["ConfirmationYieldQuantity"])  # type: ignore[call-overload]
         else:
             planned = int(op[p["OpPlannedTotalQuantity"]] or 0)  # type: ignore[call-overload]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mock_sap.edm import FunctionImport
-from mock_sap.errors import ODataError, ServiceInfo, business_error
+from mock_sap.errors import ODataError, ServiceInfo, bad_request, business_error
 from mock_sap.services.base import Context, FunctionResult, Service, last_change_stamp
 from mock_sap.services.production_order_model import MODEL, OPERATION, ORDER, STATUS, STATUS_TYPE
 from mock_sap.store import Row, Store, Table
@@ -23,6 +23,17 @@ SYSTEM_STATUSES = (
     ("OrderIsLocked", "I0043", "LKD", "Locked"),
 )
 ALWAYS = (("I0016", "PRC", "Pre-costed"), ("I0028", "SETC", "Settlement rule created"))
+
+OPERATION_CHANGEABLE = frozenset(
+    {
+        "MfgOrderOperationText",
+        "WorkCenter",
+        "OpErlstSchedldExecStrtDte",
+        "OpErlstSchedldExecStrtTme",
+        "OpErlstSchedldExecEndDte",
+        "OpErlstSchedldExecEndTme",
+    }
+)
 
 # Fields a PATCH/MERGE/PUT on an order may change (what the BAPI behind the API supports).
 RESCHEDULABLE = frozenset(
@@ -115,6 +126,8 @@ class ProductionOrderService(Service):
 
     # -- writes ---------------------------------------------------------------------------------
     def update(self, set_name: str, row: Row, changes: dict[str, object], ctx: Context) -> Row:
+        if set_name == OPERATION:
+            return self.update_operation(row, changes, ctx)
         if set_name != ORDER:
             raise ODataError(405, "/IWBEP/CM_MGW_RT/105", f"Updates of '{set_name}' are not supported")
         o = self._order
@@ -122,8 +135,18 @@ class ProductionOrderService(Service):
         if row[o["OrderIsTechnicallyCompleted"]] == "X" or row[o["OrderIsClosed"]] == "X":
             raise business_error("CO/208", f"Order {number} is technically completed and cannot be changed")
         applied = {name: value for name, value in changes.items() if name in RESCHEDULABLE}
-        start = applied.get("MfgOrderPlannedStartDate", row[o["MfgOrderPlannedStartDate"]])
-        end = applied.get("MfgOrderPlannedEndDate", row[o["MfgOrderPlannedEndDate"]])
+        old_start, old_end = row[o["MfgOrderPlannedStartDate"]], row[o["MfgOrderPlannedEndDate"]]
+        if (
+            "MfgOrderPlannedStartDate" in applied
+            and "MfgOrderPlannedEndDate" not in applied
+            and isinstance(old_start, int)
+            and isinstance(old_end, int)
+            and isinstance(applied["MfgOrderPlannedStartDate"], int)
+        ):
+            # Moving only the start reschedules the order: its duration is kept.
+            applied["MfgOrderPlannedEndDate"] = old_end + applied["MfgOrderPlannedStartDate"] - old_start
+        start = applied.get("MfgOrderPlannedStartDate", old_start)
+        end = applied.get("MfgOrderPlannedEndDate", old_end)
         if isinstance(start, int) and isinstance(end, int) and start > end:
             raise business_error("CO/079", "Start date is after the finish date; correct the dates")
         quantity = applied.get("TotalQuantity")
@@ -141,7 +164,21 @@ class ProductionOrderService(Service):
         ctx.message("CO/100", f"Order {number} saved", "success")
         return new
 
+    def update_operation(self, row: Row, changes: dict[str, object], ctx: Context) -> Row:
+        p = self._op
+        applied = {name: value for name, value in changes.items() if name in OPERATION_CHANGEABLE}
+        if "WorkCenter" in applied:
+            plant = str(row[p["ProductionPlant"]])
+            if not str(applied["WorkCenter"]).endswith(plant):
+                raise business_error("CR/020", f"Work center {applied['WorkCenter']} does not exist in plant {plant}")
+        applied["LastChangeDateTime"] = last_change_stamp(ctx.now, row[p["LastChangeDateTime"]])
+        new = self.replace_row(OPERATION, row, **applied)
+        ctx.message("CO/100", f"Operation {row[p['ManufacturingOrderOperation']]} saved", "success")
+        return new
+
     def call(self, function: FunctionImport, params: dict[str, object], ctx: Context) -> FunctionResult:
+        if not params.get("ManufacturingOrder"):
+            raise bad_request("Mandatory parameter 'ManufacturingOrder' is missing", code="/IWBEP/CM_MGW_RT/012")
         order = self.order(params.get("ManufacturingOrder"))
         if function.name == "ReleaseOrder":
             message = self.release(order, None, ctx)

@@ -147,7 +147,8 @@ MODEL = ServiceModel(
                 _ORIGIN_PARAM,
                 _INSTANCE_PARAM,
                 Parameter("DecisionKey", "Edm.String"),
-                Parameter("Comments", "Edm.String", nullable=True),
+                # Mandatory: clients send Comments='' when there is no comment.
+                Parameter("Comments", "Edm.String", nullable=False),
             ),
             entity_set=TASKS,
         ),
