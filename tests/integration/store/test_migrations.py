@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from sqlalchemy import inspect
@@ -44,3 +45,28 @@ def test_cli_upgrade_reads_database_url(tmp_path: Path) -> None:
         [sys.executable, "-m", "store", "current"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
     assert current.returncode == 0 and "0001" in current.stdout
+
+
+def test_concurrent_upgrades_both_succeed(database_url: str) -> None:
+    """Web and worker instances may all run `upgrade` at start-up: one migrates, the others wait and find it done."""
+    engine = make_engine(database_url)
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def run() -> None:
+        barrier.wait()
+        try:
+            upgrade(engine)
+        except BaseException as exc:  # noqa: BLE001 - surfaced by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, daemon=True) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    try:
+        assert errors == []
+        assert current_revision(engine) == "0001"
+    finally:
+        engine.dispose()
