@@ -313,3 +313,20 @@ def test_stats(store: Store, make_command: MakeCommand, clock: FakeClock) -> Non
     assert stats.counts == {("accepted", "operation.confirm"): 1, ("succeeded", "order.release"): 1}
     assert stats.oldest_waiting_seconds == pytest.approx((clock.now - waiting.created_at).total_seconds())
     assert stats.last_success_at == finished.finished_at
+
+
+def test_a_slow_worker_may_still_finish_a_reclaimed_command(
+    store: Store, make_command: MakeCommand, clock: FakeClock
+) -> None:
+    """SAP applied it even though the reconciler gave up on the worker: record the success, do not lose it."""
+    command, _ = store.accept(make_command())
+    store.start_attempt(command.id)
+    clock.advance(601)
+    reclaimed = store.reconcile(
+        command.id, accepted_older_than=timedelta(seconds=60), running_older_than=timedelta(seconds=600)
+    )
+    assert reclaimed is not None and reclaimed.status is Status.ACCEPTED
+    done = store.succeed(command.id, sap_status=201)
+    assert done.status is Status.SUCCEEDED
+    assert store.start_attempt(command.id) is None  # the re-enqueued job then finds nothing to do
+    assert events_of(store, command) == ["accepted", "attempt_started", "reconciled", "attempt_succeeded"]
