@@ -16,6 +16,7 @@ from types import FrameType
 import requests
 
 from devenv.redis_server import SpawnedRedis, spawn_redis, wait_for_port
+from runtime.settings import DEV_ISSUER
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -106,7 +107,10 @@ def main() -> int:
                 print(f"run: port {mock_port} is taken; set MOCK_SAP_PORT or SAP_URL", file=sys.stderr)
                 return 2
             env["SAP_URL"] = f"http://127.0.0.1:{mock_port}"
-            mock_args = ["--host", "127.0.0.1", "--port", str(mock_port)]
+            # The mock trusts the dev identity provider, so the executive's inbox is read as the executive.
+            jwks = f"http://127.0.0.1:{port}/dev-idp/token_keys"
+            mock_args = ["--host", "127.0.0.1", "--port", str(mock_port), "--trusted-issuer", DEV_ISSUER]
+            mock_args += ["--trusted-jwks-url", jwks]
             launcher.start("mock_sap", [PYTHON, "-m", "mock_sap", *mock_args], env)
             wait_for_port("127.0.0.1", mock_port, timeout=120)
         launcher.start(
@@ -136,6 +140,7 @@ def main() -> int:
 
 
 def _banner(base: str, env: dict[str, str]) -> str:
+    token = ".venv/bin/flask --app wsgi dev-token"
     return f"""
 ================================================================================
  SAP extension API is up
@@ -144,6 +149,15 @@ def _banner(base: str, env: dict[str, str]) -> str:
    Readiness      {base}/health/ready
    SAP (OData)    {env["SAP_URL"]}
    Redis          {env["REDIS_URL"]}
+
+ A token per role (development identity provider), from another terminal:
+   EXEC=$({token} --user EXEC_ANNA --role-collection Executive)
+   PM=$({token} --user PM_1010 --role-collection PlantManager --attribute Plant=1010)
+   SUP=$({token} --user SUP_ASSY1010 --role-collection Supervisor \\
+         --attribute Plant=1010 --attribute WorkCenter=ASSY1010)
+   ADMIN=$({token} --user OPS_ADMIN --role-collection IntegrationAdmin)
+   curl -s -H "Authorization: Bearer $PM" {base}/api/v1/production-orders?limit=2
+
  Press Ctrl-C to stop everything.
 ================================================================================
 """
