@@ -132,7 +132,10 @@ def test_401_covers_metadata_csrf_fetch_writes_and_batch(mock_sap: MockSap):
 def test_bearer_from_trusted_issuer_maps_user_name_to_sap_user(trusting_mock: MockSap, jwks: Jwks):
     trusting_mock.reset()
     basic = new_session("EXEC_ANNA")
-    expected = task_ids(basic.get(f"{trusting_mock.url}{SERVICE_PATHS[TASKS]}TaskCollection", timeout=30))
+    json_feed = {"Accept": "application/json"}  # without it Gateway answers Atom XML
+    expected = task_ids(
+        basic.get(f"{trusting_mock.url}{SERVICE_PATHS[TASKS]}TaskCollection", headers=json_feed, timeout=30)
+    )
     assert expected, "EXEC_ANNA has open tasks"
     assert task_ids(bearer_get(trusting_mock, TASKS, "TaskCollection", token(jwks.key))) == expected
     ben = task_ids(bearer_get(trusting_mock, TASKS, "TaskCollection", token(jwks.key, user_name="Exec_Ben")))
