@@ -10,11 +10,13 @@ from flask import Flask
 from app.api import ExtensionApi, openapi_config
 from app.auth import SECURITY_SCHEME, JwksKeys, StaticKeys, TokenValidator
 from app.errors import register_error_handlers
+from app.metrics import init_metrics
 from app.request_log import init_request_log
 from app.web_security import init_web_security
 from runtime.logs import configure_logging
 from runtime.sap import sap_connectivity
 from runtime.settings import Settings, from_env
+from store import Store
 from store.db import make_engine
 
 
@@ -35,12 +37,14 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
         settings.redis_url, socket_timeout=settings.health_timeout, socket_connect_timeout=settings.health_timeout
     )
     app.extensions["db_engine"] = make_engine(settings.database_url)
+    app.extensions["store"] = Store(app.extensions["db_engine"])
     app.extensions["sap"] = sap_connectivity(settings)
 
     api = ExtensionApi(app)
     api.spec.components.security_scheme("bearerAuth", SECURITY_SCHEME)
     register_error_handlers(app)
     init_request_log(app)
+    init_metrics(app)
     init_web_security(app, settings.cors_origins, settings.is_production)
     app.extensions["token_validator"] = TokenValidator(
         settings.jwt_issuer, settings.xsappname, _signing_keys(app, api, settings), settings.jwt_leeway
@@ -60,8 +64,8 @@ def _signing_keys(app: Flask, api: ExtensionApi, settings: Settings) -> JwksKeys
 
 def register_blueprints(api: ExtensionApi) -> None:
     from app import health
-    from roles import executive, me, plant_manager, supervisor
+    from roles import admin, executive, me, plant_manager, supervisor, writebacks
 
     api.register_blueprint(health.blp)
-    for role_blueprint in (me.blp, executive.blp, plant_manager.blp, supervisor.blp):
+    for role_blueprint in (me.blp, executive.blp, plant_manager.blp, supervisor.blp, writebacks.blp, admin.blp):
         api.register_blueprint(role_blueprint)

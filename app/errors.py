@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
@@ -19,6 +20,7 @@ from odata_clients.errors import (
     SapPreconditionFailed,
     SapUnavailable,
 )
+from roles.errors import StateConflict, Unprocessable
 from roles.policy import Forbidden, NotInScope
 
 log = structlog.get_logger(__name__)
@@ -68,30 +70,49 @@ def handle_unexpected(error: Exception) -> ResponseReturnValue:
     return handle_http_exception(InternalServerError("Internal error; the request id identifies the log"))
 
 
-def handle_sap_error(error: SapError) -> ResponseReturnValue:
-    """SAP trouble seen by a synchronous read: never a 500, and never SAP's internals beyond its message."""
-    if isinstance(error, SapNotFound):
-        return _json_error(404, "not found")
+@dataclass(frozen=True)
+class Problem:
+    """How a domain or SAP error is answered: status, message, field errors, extra headers."""
+
+    code: int
+    message: str
+    errors: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+DomainError = SapError | NotInScope | Forbidden | Unprocessable | StateConflict
+DOMAIN_ERRORS = (SapError, NotInScope, Forbidden, Unprocessable, StateConflict)
+
+
+def describe(error: DomainError) -> Problem:
+    """The one mapping from domain and SAP errors to HTTP; views with per-item results use it too."""
+    if isinstance(error, NotInScope | SapNotFound):
+        # Outside the caller's plants or work centres is answered exactly like a missing object.
+        return Problem(404, "not found")
+    if isinstance(error, Forbidden):
+        return Problem(403, str(error))
+    if isinstance(error, Unprocessable):
+        return Problem(422, str(error), {"json": {error.field: [str(error)]}} if error.field else None)
+    if isinstance(error, StateConflict):
+        return Problem(409, str(error))
     if isinstance(error, SapUnavailable | SapLocked):
         retry_after = getattr(error, "retry_after", None) or DEFAULT_RETRY_AFTER_SECONDS
-        response = _json_error(503, f"SAP is unavailable right now ({error.kind}); try again later")
-        response.headers["Retry-After"] = str(max(1, int(retry_after)))
-        return response
+        message = f"SAP is unavailable right now ({error.kind}); try again later"
+        return Problem(503, message, headers={"Retry-After": str(max(1, int(retry_after)))})
     if isinstance(error, SapPreconditionFailed):
-        return _json_error(412, f"the object changed in SAP: {error.message}")
+        return Problem(412, f"the object changed in SAP: {error.message}")
+    # Whatever else SAP said to a synchronous call is not the caller's fault and not our crash.
     log.warning("sap_error_on_read", kind=error.kind, sap_status=error.status, sap_code=error.code)
     if isinstance(error, SapAuthError):
-        return _json_error(502, "SAP refused the credentials of this service; an administrator must fix them")
-    return _json_error(502, f"SAP answered unexpectedly: {error.message}")
+        return Problem(502, "SAP refused the credentials of this service; an administrator must fix them")
+    return Problem(502, f"SAP answered unexpectedly: {error.message}")
 
 
-def handle_not_in_scope(_: NotInScope) -> ResponseReturnValue:
-    """Outside the caller's plants or work centres: answered exactly like a missing object."""
-    return _json_error(404, "not found")
-
-
-def handle_forbidden(error: Forbidden) -> ResponseReturnValue:
-    return _json_error(403, str(error))
+def handle_domain_error(error: DomainError) -> ResponseReturnValue:
+    problem = describe(error)
+    response = _json_error(problem.code, problem.message, problem.errors)
+    response.headers.update(problem.headers)
+    return response
 
 
 def _json_error(code: int, message: str, errors: dict[str, Any] | None = None) -> Response:
@@ -102,7 +123,6 @@ def _json_error(code: int, message: str, errors: dict[str, Any] | None = None) -
 
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
-    app.register_error_handler(SapError, handle_sap_error)
-    app.register_error_handler(NotInScope, handle_not_in_scope)
-    app.register_error_handler(Forbidden, handle_forbidden)
+    for domain_error in DOMAIN_ERRORS:
+        app.register_error_handler(domain_error, handle_domain_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -49,7 +49,37 @@ class Settings:
     jwt_issuer: str = DEV_ISSUER
     jwks_url: str = ""  # empty: the development identity provider's own keys
     jwt_leeway: int = 30
+    # A plant that tolerates over-delivery lets supervisors confirm more than the planned quantity.
+    allow_over_confirmation: bool = False
     dev_idp_key_file: str = str(ROOT / "instance" / "dev-idp-key.json")
+    # Writeback jobs: transient SAP failures are retried after min(max, base * 2**(n-1)) seconds, halved
+    # and jittered; after max_attempts attempts the command is dead.
+    writeback_max_attempts: int = 8
+    writeback_backoff_base: float = 5.0
+    writeback_backoff_max: float = 600.0
+    # A command whose order is busy (another confirmation running) polls this long before leaving the
+    # wake-up to the reconciler; no attempt is counted.
+    writeback_busy_wait: float = 5.0
+    # Reconciler (runs inside every worker process): how often, and when a command counts as stranded.
+    reconcile_interval: float = 5.0
+    reconcile_accepted_after: float = 60.0  # accepted, due, but no job ran it (Redis lost it, enqueue failed)
+    reconcile_running_after: float = 600.0  # running but untouched: longer than any job can run (job timeout)
+    # Acting as the user in SAP (task commands): a key SAP trusts signs a short-lived assertion for the user.
+    sap_user_assertion_key_file: str = ""  # empty: the development identity provider's key (development only)
+    sap_user_assertion_issuer: str = DEV_ISSUER
+    sap_user_assertion_lifetime: int = 300
+    # Test hook: a job touches this file after SAP applied a command and waits until it is removed.
+    writeback_test_pause_file: str = ""
+    # Observability. Durations in seconds. prometheus-client itself reads PROMETHEUS_MULTIPROC_DIR from the
+    # environment; the setting tells /metrics to aggregate the processes that share that directory.
+    prometheus_multiproc_dir: str = ""
+    alert_webhook_url: str = ""  # empty: the watchdog only logs its alerts
+    alert_stopped_flowing_after: float = 600.0
+    alert_error_rate_threshold: float = 0.2
+    alert_error_rate_window: float = 900.0
+    alert_error_rate_min_attempts: int = 5
+    alert_breaker_open_after: float = 300.0
+    watchdog_interval: float = 30.0
 
     @property
     def is_production(self) -> bool:
@@ -162,6 +192,12 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
     log_format = environ.get("LOG_FORMAT", defaults.log_format)
     if log_format not in ("auto", "json", "console"):
         raise ConfigError(f"LOG_FORMAT must be auto, json or console, got {log_format!r}")
+    pause_file = environ.get("WRITEBACK_TEST_PAUSE_AFTER_APPLY_FILE", "")
+    if env == "production" and pause_file:
+        raise ConfigError("WRITEBACK_TEST_PAUSE_AFTER_APPLY_FILE is a test hook and is refused in production")
+    max_attempts = _int(environ, "WRITEBACK_MAX_ATTEMPTS", defaults.writeback_max_attempts)
+    if max_attempts < 1:
+        raise ConfigError(f"WRITEBACK_MAX_ATTEMPTS must be at least 1, got {max_attempts}")
     cors = tuple(o.strip() for o in environ.get("CORS_ORIGINS", "").split(",") if o.strip())
 
     return Settings(
@@ -186,5 +222,29 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         jwt_issuer=jwt_issuer or defaults.jwt_issuer,
         jwks_url=jwks_url,
         jwt_leeway=_int(environ, "JWT_LEEWAY", defaults.jwt_leeway),
+        allow_over_confirmation=environ.get("ALLOW_OVER_CONFIRMATION", "").lower() in ("1", "true", "yes"),
         dev_idp_key_file=environ.get("DEV_IDP_KEY_FILE", defaults.dev_idp_key_file),
+        writeback_max_attempts=max_attempts,
+        writeback_backoff_base=_float(environ, "WRITEBACK_BACKOFF_BASE", defaults.writeback_backoff_base),
+        writeback_backoff_max=_float(environ, "WRITEBACK_BACKOFF_MAX", defaults.writeback_backoff_max),
+        writeback_busy_wait=_float(environ, "WRITEBACK_BUSY_WAIT", defaults.writeback_busy_wait),
+        reconcile_interval=_float(environ, "RECONCILE_INTERVAL", defaults.reconcile_interval),
+        reconcile_accepted_after=_float(environ, "RECONCILE_ACCEPTED_AFTER", defaults.reconcile_accepted_after),
+        reconcile_running_after=_float(environ, "RECONCILE_RUNNING_AFTER", defaults.reconcile_running_after),
+        sap_user_assertion_key_file=environ.get("SAP_USER_ASSERTION_KEY_FILE", ""),
+        sap_user_assertion_issuer=environ.get("SAP_USER_ASSERTION_ISSUER") or defaults.sap_user_assertion_issuer,
+        sap_user_assertion_lifetime=_int(environ, "SAP_USER_ASSERTION_LIFETIME", defaults.sap_user_assertion_lifetime),
+        writeback_test_pause_file=pause_file,
+        prometheus_multiproc_dir=environ.get("PROMETHEUS_MULTIPROC_DIR", defaults.prometheus_multiproc_dir),
+        alert_webhook_url=environ.get("ALERT_WEBHOOK_URL", defaults.alert_webhook_url),
+        alert_stopped_flowing_after=_float(
+            environ, "ALERT_STOPPED_FLOWING_AFTER", defaults.alert_stopped_flowing_after
+        ),
+        alert_error_rate_threshold=_float(environ, "ALERT_ERROR_RATE_THRESHOLD", defaults.alert_error_rate_threshold),
+        alert_error_rate_window=_float(environ, "ALERT_ERROR_RATE_WINDOW", defaults.alert_error_rate_window),
+        alert_error_rate_min_attempts=_int(
+            environ, "ALERT_ERROR_RATE_MIN_ATTEMPTS", defaults.alert_error_rate_min_attempts
+        ),
+        alert_breaker_open_after=_float(environ, "ALERT_BREAKER_OPEN_AFTER", defaults.alert_breaker_open_after),
+        watchdog_interval=_float(environ, "WATCHDOG_INTERVAL", defaults.watchdog_interval),
     )

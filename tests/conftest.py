@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 from app import create_app
 from devenv.redis_server import free_port, spawn_redis
 from runtime.settings import Settings
+from store import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -126,7 +127,9 @@ def settings(redis_url: str, mock_sap: MockSap, tmp_path: Path, dev_idp_key_file
 
 @pytest.fixture
 def app(settings: Settings) -> Flask:
-    return create_app(settings)
+    app = create_app(settings)
+    upgrade(app.extensions["db_engine"])
+    return app
 
 
 @pytest.fixture

@@ -8,10 +8,16 @@ from flask import current_app
 from flask.views import MethodView
 
 from app.auth import RoleBlueprint, current_principal
+from app.errors import DOMAIN_ERRORS, describe, error_body
 from app.paging import page_request
+from app.writebacks import accepted, idempotency_key, submit
 from roles.common import page_result
-from roles.executive import schemas, service
+from roles.executive import commands, schemas, service
 from roles.policy import Role
+from roles.writebacks.schemas import WritebackSchema
+from workers.commands import CommandType
+
+COMMAND_RESPONSES = {"description": "Accepted: poll the writeback in Location"}
 
 blp = RoleBlueprint(
     "approvals", __name__, url_prefix="/api/v1/approvals", description="Executive: the caller's approval queue"
@@ -58,3 +64,98 @@ class DecisionOptions(MethodView):
     def get(self, approval_id: str) -> dict[str, Any]:
         """The decisions SAP offers for this task (approve, reject, ...) and whether a comment is required"""
         return {"items": service.decision_options(current_app.extensions["sap"], current_principal(), approval_id)}
+
+
+def _submit_decision(approval_id: str, decision: str, comment: str, key: str) -> Any:
+    payload = commands.prepare_decision(
+        current_app.extensions["sap"], current_principal(), approval_id, decision, comment
+    )
+    return submit(
+        current_principal(), Role.EXECUTIVE, CommandType.TASK_DECISION, ("Task", approval_id), dict(payload), key
+    )
+
+
+@blp.route("/<string:approval_id>/decision")
+class Decision(MethodView):
+    @blp.role_required(Role.EXECUTIVE)
+    @blp.arguments(schemas.DecisionSchema)
+    @blp.response(202, WritebackSchema, **COMMAND_RESPONSES)
+    @blp.alt_response(404, description="No such task in the caller's inbox")
+    @blp.alt_response(409, description="The task is no longer open in SAP")
+    @blp.alt_response(422, description="A comment is mandatory, or SAP offers no such decision")
+    def post(self, body: dict[str, str], approval_id: str) -> Any:
+        """Approve or reject a task (needs an Idempotency-Key); SAP's DecisionKey comes from its options"""
+        key = idempotency_key()
+        return accepted(_submit_decision(approval_id, body["decision"], body["comment"], key))
+
+
+@blp.route("/decisions")
+class MassDecision(MethodView):
+    @blp.role_required(Role.EXECUTIVE)
+    @blp.arguments(schemas.MassDecisionSchema)
+    @blp.response(200, schemas.MassDecisionResultsSchema)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Decide many tasks in one call; each item is its own command with its own result
+
+        Item i uses the idempotency key `<Idempotency-Key>:<task id>`, so re-sending the same batch is safe.
+        """
+        key = idempotency_key()
+        results = []
+        for item in body["items"]:
+            try:
+                command = _submit_decision(item["id"], item["decision"], item["comment"], f"{key}:{item['id']}")
+            except DOMAIN_ERRORS as exc:
+                problem = describe(exc)
+                error = error_body(problem.code, problem.message, problem.errors)
+                results.append({"id": item["id"], "status": problem.code, "writeback": None, "error": error})
+            else:
+                results.append({"id": item["id"], "status": 202, "writeback": command, "error": None})
+        return {"results": results}
+
+
+def _task_action(approval_id: str, action: str, type_: CommandType) -> Any:
+    key = idempotency_key()
+    payload = commands.prepare_task_action(current_app.extensions["sap"], current_principal(), approval_id, action)
+    return accepted(submit(current_principal(), Role.EXECUTIVE, type_, ("Task", approval_id), dict(payload), key))
+
+
+@blp.route("/<string:approval_id>/claim")
+class Claim(MethodView):
+    @blp.role_required(Role.EXECUTIVE)
+    @blp.response(202, WritebackSchema, **COMMAND_RESPONSES)
+    @blp.alt_response(404, description="No such task in the caller's inbox")
+    @blp.alt_response(409, description="The task cannot be claimed")
+    def post(self, approval_id: str) -> Any:
+        """Claim a task (reserve it for the caller)"""
+        return _task_action(approval_id, "claim", CommandType.TASK_CLAIM)
+
+
+@blp.route("/<string:approval_id>/release")
+class Release(MethodView):
+    @blp.role_required(Role.EXECUTIVE)
+    @blp.response(202, WritebackSchema, **COMMAND_RESPONSES)
+    @blp.alt_response(404, description="No such task in the caller's inbox")
+    @blp.alt_response(409, description="The task cannot be released")
+    def post(self, approval_id: str) -> Any:
+        """Release a claimed task back to all its potential processors"""
+        return _task_action(approval_id, "release", CommandType.TASK_RELEASE)
+
+
+@blp.route("/<string:approval_id>/forward")
+class Forward(MethodView):
+    @blp.role_required(Role.EXECUTIVE)
+    @blp.arguments(schemas.ForwardSchema)
+    @blp.response(202, WritebackSchema, **COMMAND_RESPONSES)
+    @blp.alt_response(404, description="No such task in the caller's inbox")
+    @blp.alt_response(409, description="The task cannot be forwarded")
+    @blp.alt_response(422, description="Forwarding to oneself")
+    def post(self, body: dict[str, str], approval_id: str) -> Any:
+        """Forward a task to another SAP user"""
+        key = idempotency_key()
+        payload = commands.prepare_forward(
+            current_app.extensions["sap"], current_principal(), approval_id, body["to_user"]
+        )
+        command = submit(
+            current_principal(), Role.EXECUTIVE, CommandType.TASK_FORWARD, ("Task", approval_id), dict(payload), key
+        )
+        return accepted(command)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from app.errors import ErrorSchema
 from app.paging import PageArgsSchema, page_schema
-from roles.common import AmountSchema, QuantitySchema, date_field, datetime_field
+from roles.common import AmountSchema, QuantitySchema, StrictSchema, date_field, datetime_field
+from roles.writebacks.schemas import WritebackSchema
 
 PRIORITIES = ("VERY_HIGH", "HIGH", "MEDIUM", "LOW")
+MAX_MASS_DECISIONS = 50
 
 
 class ApprovalQueryArgsSchema(PageArgsSchema):
@@ -83,3 +86,50 @@ class DecisionOptionSchema(ma.Schema):
 
 class DecisionOptionsSchema(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(DecisionOptionSchema), required=True)
+
+
+class DecisionSchema(StrictSchema):
+    decision = ma.fields.String(
+        required=True, validate=ma.validate.OneOf(["approve", "reject"]), metadata={"example": "approve"}
+    )
+    comment = ma.fields.String(
+        load_default="",
+        validate=ma.validate.Length(max=1000),
+        metadata={"description": "Mandatory where SAP's decision option says so", "example": "Budget confirmed"},
+    )
+
+
+class MassDecisionItemSchema(DecisionSchema):
+    id = ma.fields.String(
+        required=True, validate=ma.validate.Length(min=1, max=64), metadata={"example": "LOCAL~000001129172"}
+    )
+
+
+class MassDecisionSchema(StrictSchema):
+    items = ma.fields.List(
+        ma.fields.Nested(MassDecisionItemSchema),
+        required=True,
+        validate=ma.validate.Length(min=1, max=MAX_MASS_DECISIONS),
+        metadata={"description": f"Up to {MAX_MASS_DECISIONS} decisions; each gets its own result"},
+    )
+
+
+class ForwardSchema(StrictSchema):
+    to_user = ma.fields.String(
+        required=True,
+        validate=ma.validate.Regexp(r"^[A-Za-z0-9._-]{1,12}$"),
+        metadata={"description": "SAP user name of the new processor", "example": "EXEC_BEN"},
+    )
+
+
+class MassDecisionResultSchema(ma.Schema):
+    id = ma.fields.String(required=True)
+    status = ma.fields.Integer(
+        required=True, metadata={"description": "202 accepted; else the error status for this item", "example": 202}
+    )
+    writeback = ma.fields.Nested(WritebackSchema, allow_none=True, required=True)
+    error = ma.fields.Nested(ErrorSchema, allow_none=True, required=True)
+
+
+class MassDecisionResultsSchema(ma.Schema):
+    results = ma.fields.List(ma.fields.Nested(MassDecisionResultSchema), required=True)

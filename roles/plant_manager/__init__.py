@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
+from flask import current_app, request
 from flask.views import MethodView
+from flask_smorest import abort
 
 from app.auth import RoleBlueprint, current_principal
 from app.paging import page_request
+from app.writebacks import accepted, idempotency_key, submit
 from odata_clients.models import ProductionOrder
 from roles.common import page_result
-from roles.plant_manager import schemas, service
+from roles.plant_manager import commands, schemas, service
 from roles.policy import Role
+from roles.writebacks.schemas import WritebackSchema
+from workers.commands import CommandType
 
 blp = RoleBlueprint(
     "production_orders",
@@ -56,3 +60,57 @@ class ProductionOrderById(MethodView):
     def get(self, order_id: str) -> ProductionOrder:
         """One production order with its operations and status"""
         return service.get_order(current_app.extensions["sap"], current_principal(), order_id)
+
+    @blp.role_required(Role.PLANT_MANAGER)
+    @blp.arguments(schemas.RescheduleSchema)
+    @blp.response(202, WritebackSchema, description="Accepted: poll the writeback in Location")
+    @blp.alt_response(404, description="No such order in the caller's plants")
+    @blp.alt_response(409, description="The order cannot be changed (completed, closed, locked)")
+    @blp.alt_response(428, description="If-Match is missing: send the order's sap_etag")
+    def patch(self, body: dict[str, Any], order_id: str) -> Any:
+        """Reschedule: new planned start and/or end; If-Match (the order's sap_etag) is passed on to SAP
+
+        A stale If-Match ends the writeback as `conflict` with SAP's message; it is never retried.
+        """
+        if_match = request.headers.get("If-Match", "").strip()
+        if not if_match:
+            abort(428, message="send If-Match with the sap_etag of the order you saw, so nobody's change is lost")
+        key = idempotency_key()
+        payload = commands.prepare_reschedule(
+            current_app.extensions["sap"],
+            current_principal(),
+            order_id,
+            body.get("planned_start"),
+            body.get("planned_end"),
+        )
+        command = submit(
+            current_principal(),
+            Role.PLANT_MANAGER,
+            CommandType.ORDER_RESCHEDULE,
+            ("ProductionOrder", payload["order_id"]),
+            dict(payload),
+            key,
+            if_match=if_match,
+        )
+        return accepted(command)
+
+
+@blp.route("/<string:order_id>/release")
+class ReleaseOrder(MethodView):
+    @blp.role_required(Role.PLANT_MANAGER)
+    @blp.response(202, WritebackSchema, description="Accepted: poll the writeback in Location")
+    @blp.alt_response(404, description="No such order in the caller's plants")
+    @blp.alt_response(409, description="Already released, or not changeable")
+    def post(self, order_id: str) -> Any:
+        """Release a production order (SAP's ReleaseOrder); needs an Idempotency-Key"""
+        key = idempotency_key()
+        payload = commands.prepare_release(current_app.extensions["sap"], current_principal(), order_id)
+        command = submit(
+            current_principal(),
+            Role.PLANT_MANAGER,
+            CommandType.ORDER_RELEASE,
+            ("ProductionOrder", payload["order_id"]),
+            dict(payload),
+            key,
+        )
+        return accepted(command)

@@ -6,7 +6,7 @@ import marshmallow as ma
 
 from app.paging import PageArgsSchema, page_schema
 from odata_clients.gateways.production_orders import SORT_FIELDS, STATUS_FILTERS
-from roles.common import QuantitySchema, date_field, datetime_field
+from roles.common import QuantitySchema, StrictSchema, date_field, datetime_field
 
 SORT_CHOICES = sorted([*SORT_FIELDS, *(f"-{name}" for name in SORT_FIELDS)])
 
@@ -91,3 +91,8 @@ class ProductionOrderDetailSchema(ProductionOrderSchema):
     production_supervisor = ma.fields.String(required=True)
     operations = ma.fields.List(ma.fields.Nested(OperationSchema), required=True)
     statuses = ma.fields.List(ma.fields.Nested(OrderStatusSchema), required=True)
+
+
+class RescheduleSchema(StrictSchema):
+    planned_start = ma.fields.Date(metadata={"description": "New planned start (ISO date)", "example": "2026-12-01"})
+    planned_end = ma.fields.Date(metadata={"description": "New planned end (ISO date)", "example": "2026-12-03"})

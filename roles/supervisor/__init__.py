@@ -9,9 +9,12 @@ from flask.views import MethodView
 
 from app.auth import RoleBlueprint, current_principal
 from app.paging import page_request
+from app.writebacks import accepted, idempotency_key, submit
 from roles.common import page_result
 from roles.policy import Role
-from roles.supervisor import schemas, service
+from roles.supervisor import commands, schemas, service
+from roles.writebacks.schemas import WritebackSchema
+from workers.commands import CommandType
 
 blp = RoleBlueprint(
     "work_orders",
@@ -51,3 +54,40 @@ class WorkOrderById(MethodView):
     def get(self, work_order_id: str) -> service.WorkOrder:
         """One work order (operation) with quantities done and to go"""
         return service.get_work_order(current_app.extensions["sap"], current_principal(), work_order_id)
+
+
+@blp.route("/<string:work_order_id>/confirmations")
+class Confirmations(MethodView):
+    @blp.role_required(Role.SUPERVISOR)
+    @blp.arguments(schemas.ConfirmationSchema)
+    @blp.response(202, WritebackSchema, description="Accepted: poll the writeback in Location")
+    @blp.alt_response(404, description="No such operation at the caller's work centres")
+    @blp.alt_response(409, description="The operation is not released, or already final")
+    @blp.alt_response(422, description="Wrong unit, nothing to confirm, or more than still to go")
+    def post(self, body: dict[str, Any], work_order_id: str) -> Any:
+        """Confirm yield and scrap (partial or final); needs an Idempotency-Key
+
+        The writeback's id travels to SAP as ExternalSystemConfirmation, so it is posted at most once.
+        """
+        key = idempotency_key()
+        settings = current_app.extensions["settings"]
+        payload = commands.prepare_confirmation(
+            current_app.extensions["sap"],
+            current_principal(),
+            work_order_id,
+            yield_quantity=body["yield_quantity"],
+            scrap_quantity=body["scrap_quantity"],
+            unit=body["unit"],
+            is_final=body["final"],
+            text=body["text"],
+            allow_over_confirmation=settings.allow_over_confirmation,
+        )
+        command = submit(
+            current_principal(),
+            Role.SUPERVISOR,
+            CommandType.OPERATION_CONFIRM,
+            ("ProductionOrder", payload["order_id"]),
+            dict(payload),
+            key,
+        )
+        return accepted(command)

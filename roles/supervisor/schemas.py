@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import marshmallow as ma
 
 from app.paging import PageArgsSchema, page_schema
-from roles.common import QuantitySchema, date_field
+from roles.common import QuantitySchema, StrictSchema, date_field
 
 
 class WorkOrderQueryArgsSchema(PageArgsSchema):
@@ -37,3 +39,26 @@ class WorkOrderSchema(ma.Schema):
 
 
 WorkOrderPageSchema = page_schema(WorkOrderSchema, "WorkOrderPage")
+
+
+def _quantity(description: str, **kwargs: object) -> ma.fields.Decimal:
+    return ma.fields.Decimal(
+        places=3,
+        validate=ma.validate.Range(min=0, max=Decimal("9999999999.999")),
+        metadata={"description": description, "type": "string", "format": "decimal", "example": "12.000"},
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+class ConfirmationSchema(StrictSchema):
+    yield_quantity = _quantity("Good quantity produced", required=True)
+    scrap_quantity = _quantity("Scrap quantity", load_default=Decimal("0"))
+    unit = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(min=1, max=3),
+        metadata={"description": "Must be the operation's unit", "example": "PC"},
+    )
+    final = ma.fields.Boolean(
+        load_default=False, metadata={"description": "Final confirmation: no more work expected on the operation"}
+    )
+    text = ma.fields.String(load_default="", validate=ma.validate.Length(max=40), metadata={"example": "Shift A"})

@@ -18,6 +18,7 @@ from app import create_app
 from app.dev_idp import load_or_create_key, mint_token, public_key_set
 from devenv.redis_server import free_port
 from runtime.settings import DEV_ISSUER, Settings
+from store import upgrade
 from tests.conftest import MockSap
 
 TECH = ("EXT_API_TECH", "tech-pass-1")
@@ -59,7 +60,7 @@ def trusting_sap(trusting_sap_server: MockSap) -> MockSap:
 @pytest.fixture
 def role_settings(redis_url: str, trusting_sap: MockSap, tmp_path: Path, dev_idp_key_file: str) -> Settings:
     return Settings(
-        redis_url=redis_url,
+        redis_url=redis_url.rsplit("/", 1)[0] + "/2",  # a Redis db of its own: no worker consumes these jobs
         database_url=f"sqlite:///{tmp_path / 'store.db'}",
         sap_url=trusting_sap.url,
         dev_idp_key_file=dev_idp_key_file,
@@ -69,7 +70,9 @@ def role_settings(redis_url: str, trusting_sap: MockSap, tmp_path: Path, dev_idp
 
 @pytest.fixture
 def api_app(role_settings: Settings) -> Flask:
-    return create_app(role_settings)
+    app = create_app(role_settings)
+    upgrade(app.extensions["db_engine"])
+    return app
 
 
 @pytest.fixture

@@ -1,0 +1,109 @@
+"""Integration admin: the dead-letter list (retry or discard, each audited) and the audit trail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, g
+from flask.views import MethodView
+from flask_smorest import abort
+
+from app.auth import RoleBlueprint, current_principal
+from app.writebacks import accepted, store
+from roles.admin import schemas
+from roles.policy import NotInScope, Role
+from roles.writebacks.schemas import WritebackSchema
+from store import Command, InvalidCursor, InvalidTransition, Status
+from workers.enqueue import enqueue_command
+
+blp = RoleBlueprint(
+    "admin", __name__, url_prefix="/api/v1/admin", description="Integration admin: dead letters and the audit trail"
+)
+
+
+def _dead(command_id: str) -> Command:
+    command = store().get(command_id) if len(command_id) <= 64 else None
+    if command is None:
+        raise NotInScope(f"writeback {command_id!r}")
+    return command
+
+
+def _invalid_cursor() -> None:
+    abort(400, message="invalid cursor: pass next_cursor from the previous page unchanged")
+
+
+@blp.route("/dead-letters")
+class DeadLetters(MethodView):
+    @blp.role_required(Role.INTEGRATION_ADMIN)
+    @blp.arguments(schemas.DeadLetterQueryArgsSchema, location="query", as_kwargs=True)
+    @blp.response(200, schemas.DeadLetterPageSchema)
+    def get(self, **args: Any) -> dict[str, Any]:
+        """Writebacks that ran out of retries, newest first"""
+        try:
+            page = store().list_by_status(
+                Status.DEAD, type=args.get("type"), limit=args["limit"], cursor=args.get("cursor")
+            )
+        except InvalidCursor:
+            _invalid_cursor()
+        return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@blp.route("/dead-letters/<string:writeback_id>/retry")
+class RetryDeadLetter(MethodView):
+    @blp.role_required(Role.INTEGRATION_ADMIN)
+    @blp.response(202, WritebackSchema, description="Requeued with a fresh retry budget")
+    @blp.alt_response(404, description="No such writeback")
+    @blp.alt_response(409, description="The writeback is not dead")
+    def post(self, writeback_id: str) -> Any:
+        """Retry a dead letter (audited)"""
+        _dead(writeback_id)
+        try:
+            command = store().requeue(
+                writeback_id, admin=current_principal().user_name, correlation_id=g.get("request_id")
+            )
+        except InvalidTransition as exc:
+            abort(409, message=str(exc))
+        enqueue_command(current_app.extensions["redis"], command.id)
+        return accepted(command)
+
+
+@blp.route("/dead-letters/<string:writeback_id>")
+class DeadLetter(MethodView):
+    @blp.role_required(Role.INTEGRATION_ADMIN)
+    @blp.arguments(schemas.DiscardArgsSchema, location="query", as_kwargs=True)
+    @blp.response(204)
+    @blp.alt_response(404, description="No such writeback")
+    @blp.alt_response(409, description="The writeback is not dead")
+    def delete(self, writeback_id: str, **args: Any) -> None:
+        """Discard a dead letter: it stays in the trail as `discarded` (audited), it is never applied"""
+        _dead(writeback_id)
+        try:
+            store().discard(
+                writeback_id,
+                admin=current_principal().user_name,
+                reason=args.get("reason"),
+                correlation_id=g.get("request_id"),
+            )
+        except InvalidTransition as exc:
+            abort(409, message=str(exc))
+
+
+@blp.route("/audit")
+class Audit(MethodView):
+    @blp.role_required(Role.INTEGRATION_ADMIN)
+    @blp.arguments(schemas.AuditQueryArgsSchema, location="query", as_kwargs=True)
+    @blp.response(200, schemas.AuditPageSchema)
+    def get(self, **args: Any) -> dict[str, Any]:
+        """The audit trail, newest first; filter by user, object and time"""
+        try:
+            page = store().list_audit(
+                user=args.get("user"),
+                object=args.get("object"),
+                since=args.get("since"),
+                until=args.get("until"),
+                limit=args["limit"],
+                cursor=args.get("cursor"),
+            )
+        except InvalidCursor:
+            _invalid_cursor()
+        return {"items": page.items, "next_cursor": page.next_cursor}

@@ -1,0 +1,65 @@
+"""Integration admin schemas: dead letters and the audit trail."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from app.paging import DEFAULT_LIMIT, MAX_LIMIT
+from roles.writebacks.schemas import WritebackSchema
+
+
+class CursorArgsSchema(ma.Schema):
+    limit = ma.fields.Integer(load_default=DEFAULT_LIMIT, validate=ma.validate.Range(min=1, max=MAX_LIMIT))
+    cursor = ma.fields.String(validate=ma.validate.Length(max=512))
+
+
+class DeadLetterQueryArgsSchema(CursorArgsSchema):
+    type = ma.fields.String(validate=ma.validate.Length(max=40), metadata={"example": "operation.confirm"})
+
+
+class DeadLetterSchema(WritebackSchema):
+    requested_by = ma.fields.String(required=True)
+    role = ma.fields.String(required=True)
+    correlation_id = ma.fields.String(allow_none=True)
+
+
+class DeadLetterPageSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(DeadLetterSchema), required=True)
+    next_cursor = ma.fields.String(allow_none=True, required=True)
+
+
+class DiscardArgsSchema(ma.Schema):
+    reason = ma.fields.String(validate=ma.validate.Length(max=200), metadata={"example": "order was deleted in SAP"})
+
+
+class AuditQueryArgsSchema(CursorArgsSchema):
+    user = ma.fields.String(
+        validate=ma.validate.Length(max=64), metadata={"description": "Actor or the user acted for"}
+    )
+    object = ma.fields.String(validate=ma.validate.Length(max=80), metadata={"example": "ProductionOrder:1000123"})
+    since = ma.fields.AwareDateTime(default_timezone=None, metadata={"description": "ISO 8601 with offset"})
+    until = ma.fields.AwareDateTime(default_timezone=None, metadata={"description": "ISO 8601 with offset"})
+
+
+class AuditEventSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    at = ma.fields.DateTime(required=True)
+    event = ma.fields.String(required=True, metadata={"example": "attempt_succeeded"})
+    actor = ma.fields.String(required=True, metadata={"example": "worker"})
+    on_behalf_of = ma.fields.String(allow_none=True)
+    role = ma.fields.String(allow_none=True)
+    object = ma.fields.String(allow_none=True)
+    command_id = ma.fields.String(allow_none=True)
+    sent = ma.fields.Raw(allow_none=True, metadata={"description": "What was sent to SAP"})
+    detail = ma.fields.Dict(allow_none=True)
+    sap_status = ma.fields.Integer(allow_none=True)
+    sap_message = ma.fields.String(allow_none=True)
+    duration_ms = ma.fields.Integer(allow_none=True)
+    correlation_id = ma.fields.String(allow_none=True)
+    prev_hash = ma.fields.String(required=True)
+    hash = ma.fields.String(required=True)
+
+
+class AuditPageSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(AuditEventSchema), required=True)
+    next_cursor = ma.fields.String(allow_none=True, required=True)

@@ -1,0 +1,63 @@
+"""Executive commands, without Flask: check against SAP now, build the payload the worker applies."""
+
+from __future__ import annotations
+
+from odata_clients.connectivity import SapConnectivity
+from odata_clients.models import Task
+from roles.common import sap_principal
+from roles.errors import StateConflict, Unprocessable
+from roles.executive.service import split_id
+from roles.policy import Principal
+from workers.commands import DecisionPayload, ForwardPayload, TaskPayload
+
+# Our two words for SAP's decision natures; SAP's DecisionKey for each comes from DecisionOptions.
+NATURE = {"approve": "POSITIVE", "reject": "NEGATIVE"}
+OPEN = ("READY", "RESERVED", "IN_PROGRESS")
+
+
+def _open_task(sap: SapConnectivity, principal: Principal, approval: str) -> Task:
+    """The task as the caller sees it in SAP; not theirs is not found, already decided is a conflict."""
+    origin, task_id = split_id(approval)
+    task = sap.tasks.for_user(sap_principal(principal)).get(task_id, origin)
+    if task.status not in OPEN:
+        raise StateConflict(f"the task is {task.status.lower()} in SAP; it can no longer be decided")
+    return task
+
+
+def prepare_decision(
+    sap: SapConnectivity, principal: Principal, approval: str, decision: str, comment: str
+) -> DecisionPayload:
+    task = _open_task(sap, principal, approval)
+    options = sap.tasks.for_user(sap_principal(principal)).decision_options(task.task_id, task.origin)
+    matching = [option for option in options if option.nature == NATURE[decision]]
+    if not matching:
+        offered = ", ".join(f"{o.text} ({o.nature})" for o in options) or "none"
+        raise Unprocessable(f"this task offers no {decision} decision; SAP offers: {offered}", "decision")
+    option = matching[0]
+    if option.comment_mandatory and not comment.strip():
+        raise Unprocessable(f"SAP requires a comment to {decision} this task", "comment")
+    return {
+        "origin": task.origin,
+        "task_id": task.task_id,
+        "decision_key": option.key,
+        "decision": decision,
+        "comments": comment,
+    }
+
+
+def prepare_task_action(sap: SapConnectivity, principal: Principal, approval: str, action: str) -> TaskPayload:
+    """claim or release: refused early when SAP says the task does not support it."""
+    task = _open_task(sap, principal, approval)
+    supported = {"claim": task.supports_claim, "release": task.supports_release}[action]
+    if not supported:
+        raise StateConflict(f"SAP does not allow to {action} this task")
+    return {"origin": task.origin, "task_id": task.task_id}
+
+
+def prepare_forward(sap: SapConnectivity, principal: Principal, approval: str, to_user: str) -> ForwardPayload:
+    task = _open_task(sap, principal, approval)
+    if not task.supports_forward:
+        raise StateConflict("SAP does not allow to forward this task")
+    if to_user.upper() == principal.user_name.upper():
+        raise Unprocessable("forward the task to someone else", "to_user")
+    return {"origin": task.origin, "task_id": task.task_id, "forward_to": to_user.upper()}

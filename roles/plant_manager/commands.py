@@ -1,0 +1,50 @@
+"""Plant manager commands, without Flask: release and reschedule orders of the caller's plants."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from odata_clients.connectivity import SapConnectivity
+from odata_clients.models import ProductionOrder
+from roles.errors import StateConflict, Unprocessable
+from roles.plant_manager.service import get_order
+from roles.policy import Principal
+from workers.commands import OrderPayload, ReschedulePayload
+
+
+def _changeable(order: ProductionOrder) -> ProductionOrder:
+    if order.is_technically_completed or order.is_closed or order.is_marked_for_deletion:
+        raise StateConflict(f"order {order.order_id} is completed, closed or marked for deletion in SAP")
+    if order.is_locked:
+        raise StateConflict(f"order {order.order_id} is locked in SAP")
+    return order
+
+
+def prepare_release(sap: SapConnectivity, principal: Principal, order_id: str) -> OrderPayload:
+    order = _changeable(get_order(sap, principal, order_id))
+    if order.is_released:
+        raise StateConflict(f"order {order.order_id} is already released")
+    return {"order_id": order.order_id, "plant": order.plant}
+
+
+def prepare_reschedule(
+    sap: SapConnectivity,
+    principal: Principal,
+    order_id: str,
+    planned_start: dt.date | None,
+    planned_end: dt.date | None,
+) -> ReschedulePayload:
+    """The new planned dates, checked against the order as SAP has it now (the other date included)."""
+    if planned_start is None and planned_end is None:
+        raise Unprocessable("send planned_start, planned_end or both", "planned_start")
+    order = _changeable(get_order(sap, principal, order_id))
+    start = planned_start.isoformat() if planned_start else order.planned_start
+    end = planned_end.isoformat() if planned_end else order.planned_end
+    if start and end and start > end:
+        raise Unprocessable(f"planned start {start} would be after planned end {end}", "planned_start")
+    payload: ReschedulePayload = {"order_id": order.order_id, "plant": order.plant}
+    if planned_start:
+        payload["planned_start"] = planned_start.isoformat()
+    if planned_end:
+        payload["planned_end"] = planned_end.isoformat()
+    return payload

@@ -1,0 +1,47 @@
+"""Schemas of writeback commands as their requester sees them."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from app.paging import DEFAULT_LIMIT, MAX_LIMIT
+
+STATUSES = ("accepted", "running", "succeeded", "rejected", "conflict", "dead", "discarded")
+
+
+class WritebackErrorSchema(ma.Schema):
+    status = ma.fields.Integer(allow_none=True, metadata={"description": "SAP's HTTP status", "example": 412})
+    code = ma.fields.String(allow_none=True, metadata={"description": "SAP's message code", "example": "CO/027"})
+    message = ma.fields.String(allow_none=True, metadata={"description": "SAP's message, as SAP said it"})
+    kind = ma.fields.String(allow_none=True, metadata={"example": "precondition_failed"})
+
+
+class TargetSchema(ma.Schema):
+    type = ma.fields.String(required=True, attribute="target_type", metadata={"example": "ProductionOrder"})
+    id = ma.fields.String(required=True, attribute="target_id", metadata={"example": "1000123"})
+
+
+class WritebackSchema(ma.Schema):
+    id = ma.fields.String(required=True, metadata={"example": "6f1c7c1e-0b7e-4a55-9a0e-2f6a3c1d9b10"})
+    type = ma.fields.String(required=True, metadata={"example": "operation.confirm"})
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf(STATUSES), metadata={"example": "succeeded"})
+    target = ma.fields.Function(lambda command: TargetSchema().dump(command), required=True)
+    attempts = ma.fields.Integer(required=True, metadata={"example": 1})
+    payload = ma.fields.Dict(required=True, metadata={"description": "What will be (or was) sent, in our terms"})
+    result = ma.fields.Dict(allow_none=True, metadata={"description": "What SAP answered on success"})
+    last_error = ma.fields.Nested(WritebackErrorSchema, allow_none=True)
+    created_at = ma.fields.DateTime(required=True)
+    updated_at = ma.fields.DateTime(required=True)
+    next_attempt_at = ma.fields.DateTime(allow_none=True, metadata={"description": "When a retry is due"})
+    finished_at = ma.fields.DateTime(allow_none=True)
+
+
+class WritebackQueryArgsSchema(ma.Schema):
+    status = ma.fields.String(validate=ma.validate.OneOf(STATUSES))
+    limit = ma.fields.Integer(load_default=DEFAULT_LIMIT, validate=ma.validate.Range(min=1, max=MAX_LIMIT))
+    cursor = ma.fields.String(validate=ma.validate.Length(max=512))
+
+
+class WritebackPageSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(WritebackSchema), required=True)
+    next_cursor = ma.fields.String(allow_none=True, required=True)
