@@ -113,6 +113,8 @@ def main() -> int:
             mock_args += ["--trusted-jwks-url", jwks]
             launcher.start("mock_sap", [PYTHON, "-m", "mock_sap", *mock_args], env)
             wait_for_port("127.0.0.1", mock_port, timeout=120)
+        # The schema first: the API and the worker both expect the outbox and the audit trail to exist.
+        subprocess.run([PYTHON, "-m", "store", "upgrade"], cwd=ROOT, env=env, check=True)
         launcher.start(
             "api",
             [PYTHON, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", "wsgi:app"],
@@ -129,7 +131,7 @@ def main() -> int:
     except KeyboardInterrupt:
         print("\nrun: stopping ...", flush=True)
         return 0
-    except (RuntimeError, TimeoutError) as exc:
+    except (RuntimeError, TimeoutError, subprocess.CalledProcessError) as exc:
         print(f"run: {exc}; stopping the rest", file=sys.stderr)
         return 1
     finally:
