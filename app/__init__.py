@@ -63,9 +63,10 @@ def _signing_keys(app: Flask, api: ExtensionApi, settings: Settings) -> JwksKeys
 
 
 def register_blueprints(api: ExtensionApi) -> None:
-    from app import health
+    from app import health, integration_health
     from roles import admin, executive, me, plant_manager, supervisor, writebacks
 
     api.register_blueprint(health.blp)
+    api.register_blueprint(integration_health.blp)
     for role_blueprint in (me.blp, executive.blp, plant_manager.blp, supervisor.blp, writebacks.blp, admin.blp):
         api.register_blueprint(role_blueprint)

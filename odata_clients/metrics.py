@@ -19,6 +19,9 @@ SAP_CIRCUIT_STATE = Gauge(
     "sap_circuit_state",
     "Circuit breaker state per destination: 0 closed, 1 half-open, 2 open.",
     ["destination"],
+    # Under PROMETHEUS_MULTIPROC_DIR: the worst state among live processes (each has its own breaker);
+    # "live" drops the values of exited processes once they are marked dead.
+    multiprocess_mode="livemax",
 )
 SAP_RETRIES = Counter(
     "sap_call_retries",

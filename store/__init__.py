@@ -8,6 +8,8 @@ from store.db import make_engine, ping
 from store.migrate import upgrade
 from store.records import (
     ENDINGS,
+    ERROR_EVENTS,
+    OUTCOME_EVENTS,
     TERMINAL,
     AuditEvent,
     Command,
@@ -26,6 +28,8 @@ from store.records import (
 
 __all__ = [
     "ENDINGS",
+    "ERROR_EVENTS",
+    "OUTCOME_EVENTS",
     "TERMINAL",
     "AuditEvent",
     "Command",

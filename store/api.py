@@ -18,6 +18,7 @@ from store.db import WRITE_OPTION, make_engine
 from store.models import AuditRow, ChainHeadRow, CommandRow
 from store.records import (
     ENDINGS,
+    OUTCOME_EVENTS,
     AuditEvent,
     Command,
     CommandNotFound,
@@ -630,3 +631,28 @@ class Store:
             oldest_waiting_seconds=(now - oldest).total_seconds() if oldest is not None else None,
             last_success_at=last_success,
         )
+
+    def attempt_outcomes(self, since: datetime) -> dict[tuple[str, str], int]:
+        """(command type, outcome event) -> attempts that ended that way at or after `since`.
+
+        Outcome events are the audit events that end an attempt (see `OUTCOME_EVENTS`); the audit trail
+        is append-only, so these counts are exact whichever process wrote them.
+        """
+        query = (
+            select(CommandRow.type, AuditRow.event, func.count())
+            .join(CommandRow, CommandRow.id == AuditRow.command_id)
+            .where(AuditRow.at >= since, AuditRow.event.in_([event.value for event in OUTCOME_EVENTS]))
+            .group_by(CommandRow.type, AuditRow.event)
+        )
+        with self._read() as session:
+            return {(str(type_), str(event)): int(count) for type_, event, count in session.execute(query)}
+
+    def last_success_by_type(self) -> dict[str, datetime]:
+        """Command type -> when its most recent command succeeded (types that never succeeded are absent)."""
+        query = (
+            select(CommandRow.type, func.max(CommandRow.finished_at))
+            .where(CommandRow.status == Status.SUCCEEDED.value)
+            .group_by(CommandRow.type)
+        )
+        with self._read() as session:
+            return {str(type_): finished for type_, finished in session.execute(query) if finished is not None}

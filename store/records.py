@@ -43,6 +43,12 @@ class Event(StrEnum):
     DISCARDED = "discarded"
 
 
+# Audit events that end one attempt: what error rates are computed from.
+OUTCOME_EVENTS = frozenset({Event.ATTEMPT_SUCCEEDED, Event.ATTEMPT_FAILED, Event.REJECTED, Event.CONFLICT, Event.DEAD})
+# Outcomes that count as errors: a conflict (decided elsewhere first, 412) is the system working as meant.
+ERROR_EVENTS = frozenset({Event.ATTEMPT_FAILED, Event.REJECTED, Event.DEAD})
+
+
 @dataclass(frozen=True)
 class NewCommand:
     """What the web layer hands to `Store.accept`: plain values, already validated and authorised."""
