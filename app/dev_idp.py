@@ -6,47 +6,23 @@ Registered only when the settings say development and no real IdP is configured.
 from __future__ import annotations
 
 import json
-import os
-import time
-import uuid
-from pathlib import Path
 from typing import Any
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from flask_smorest import Blueprint
-from joserfc import jwt
-from joserfc.jwk import KeySet, RSAKey
+from joserfc.jwk import KeySet
 
 from runtime.settings import ROOT, Settings
+from runtime.user_assertion import load_or_create_key, public_key_set, sign, user_claims
+
+__all__ = ["blp", "init_dev_idp", "load_or_create_key", "mint_token", "public_key_set", "scopes_of"]
 
 blp = Blueprint(
     "dev_idp", __name__, url_prefix="/dev-idp", description="Development identity provider (off in production)"
 )
 XS_SECURITY = ROOT / "xs-security.json"
-
-
-def load_or_create_key(path: str) -> RSAKey:
-    """The signing key kept in `path`; created once, atomically, so every process shares it."""
-    key_file = Path(path)
-    if not key_file.exists():
-        key_file.parent.mkdir(parents=True, exist_ok=True)
-        key = RSAKey.generate_key(2048, parameters={"kid": f"dev-{uuid.uuid4().hex[:8]}", "use": "sig"}, private=True)
-        temporary = key_file.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(key.as_dict(private=True)))
-        temporary.chmod(0o600)
-        try:
-            os.link(temporary, key_file)  # fails if another process won the race: use theirs
-        except FileExistsError:
-            pass
-        finally:
-            temporary.unlink()
-    return RSAKey.import_key(json.loads(key_file.read_text()))
-
-
-def public_key_set(key: RSAKey) -> KeySet:
-    return KeySet([RSAKey.import_key(key.as_dict(private=False))])
 
 
 def scopes_of(role_collections: list[str], xsappname: str) -> list[str]:
@@ -74,26 +50,19 @@ def mint_token(
     **overrides: Any,
 ) -> str:
     """A token shaped like an XSUAA user token; `overrides` replace claims (tests use it for bad tokens)."""
-    key = load_or_create_key(settings.dev_idp_key_file)
-    now = int(time.time())
-    claims: dict[str, Any] = {
-        "jti": uuid.uuid4().hex,
-        "iss": settings.jwt_issuer,
-        "aud": [settings.xsappname],
-        "cid": "sb-" + settings.xsappname,
-        "grant_type": "password",
-        "user_name": user,
-        "email": f"{user.lower()}@example.com",
-        "origin": "dev-idp",
-        "scope": ["openid", *scopes_of(role_collections, settings.xsappname)],
-        "xs.user.attributes": attributes,
-        "xs.system.attributes": {"xs.rolecollections": role_collections},
-        "iat": now,
-        "nbf": now,
-        "exp": now + lifetime,
-    }
+    claims = user_claims(
+        issuer=settings.jwt_issuer,
+        xsappname=settings.xsappname,
+        user=user,
+        scopes=scopes_of(role_collections, settings.xsappname),
+        attributes=attributes,
+        role_collections=role_collections,
+        lifetime=lifetime,
+        origin="dev-idp",
+        grant_type="password",
+    )
     claims.update(overrides)
-    return jwt.encode({"alg": "RS256", "kid": key.kid, "typ": "JWT"}, claims, key)
+    return sign(load_or_create_key(settings.dev_idp_key_file), claims)
 
 
 @blp.route("/token_keys")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -17,7 +21,8 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from devenv.redis_server import free_port, spawn_redis
-from runtime.settings import Settings
+from runtime.settings import DEV_ISSUER, Settings
+from runtime.user_assertion import load_or_create_key, public_key_set
 from store import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,6 +117,38 @@ def mock_sap(mock_sap_server: MockSap) -> MockSap:
 def dev_idp_key_file(tmp_path_factory: pytest.TempPathFactory) -> str:
     """One development signing key for the session (RSA key generation is slow), never the repo's own."""
     return str(tmp_path_factory.mktemp("dev-idp") / "dev-idp-key.json")
+
+
+@pytest.fixture(scope="session")
+def dev_idp_jwks_url(dev_idp_key_file: str) -> Iterator[str]:
+    """The dev identity provider's public keys over real HTTP, as the mock SAP fetches them."""
+    body = json.dumps(public_key_set(load_or_create_key(dev_idp_key_file)).as_dict()).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/token_keys"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def trusting_sap_server(mock_sap_factory: Callable[..., MockSap], dev_idp_jwks_url: str) -> MockSap:
+    return mock_sap_factory("--trusted-issuer", DEV_ISSUER, "--trusted-jwks-url", dev_idp_jwks_url)
+
+
+@pytest.fixture
+def trusting_sap(trusting_sap_server: MockSap) -> MockSap:
+    trusting_sap_server.reset()
+    return trusting_sap_server
 
 
 @pytest.fixture

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,46 +12,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
-from app.dev_idp import load_or_create_key, mint_token, public_key_set
-from devenv.redis_server import free_port
-from runtime.settings import DEV_ISSUER, Settings
+from app.dev_idp import mint_token
+from runtime.settings import Settings
 from store import upgrade
 from tests.conftest import MockSap
 
 TECH = ("EXT_API_TECH", "tech-pass-1")
 PRODORD = "/sap/opu/odata/sap/API_PRODUCTION_ORDER_2_SRV"
-
-
-@pytest.fixture(scope="session")
-def dev_idp_jwks_url(dev_idp_key_file: str) -> Iterator[str]:
-    """The dev identity provider's public keys over real HTTP, as the mock SAP fetches them."""
-    body = json.dumps(public_key_set(load_or_create_key(dev_idp_key_file)).as_dict()).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/token_keys"
-    server.shutdown()
-
-
-@pytest.fixture(scope="session")
-def trusting_sap_server(mock_sap_factory: Callable[..., MockSap], dev_idp_jwks_url: str) -> MockSap:
-    return mock_sap_factory("--trusted-issuer", DEV_ISSUER, "--trusted-jwks-url", dev_idp_jwks_url)
-
-
-@pytest.fixture
-def trusting_sap(trusting_sap_server: MockSap) -> MockSap:
-    trusting_sap_server.reset()
-    return trusting_sap_server
 
 
 @pytest.fixture

@@ -1,0 +1,275 @@
+"""Applying one command type to SAP: re-check the snapshot, look for an earlier success, then write."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from odata_clients.connectivity import SapConnectivity
+from odata_clients.destinations import Principal
+from odata_clients.errors import SapNotFound
+from odata_clients.gateways.tasks import TasksGateway
+from odata_clients.models import ConfirmationRequest, Quantity, Task
+from runtime.user_assertion import UserAssertionSigner, UserAssertionUnavailable
+from store import Command, Status
+from workers import snapshot
+from workers.commands import USER_COMMANDS, CommandType
+from workers.snapshot import Ending, same_user
+
+OPEN_TASK = ("READY", "RESERVED", "IN_PROGRESS")
+
+
+@dataclass
+class Attempt:
+    """One attempt at one command: what it needs, and what it sent (filled in before each write)."""
+
+    command: Command
+    sap: SapConnectivity
+    signer: UserAssertionSigner | None
+    sent: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def retrying(self) -> bool:
+        """An earlier attempt may have reached SAP (it started; whether it applied is unknown)."""
+        return self.command.attempts > 1
+
+    @property
+    def payload(self) -> Mapping[str, Any]:
+        return self.command.payload
+
+
+@dataclass(frozen=True)
+class Applied:
+    """SAP has the change: `result` for the status resource, SAP's message, and whether an earlier attempt did it."""
+
+    result: dict[str, Any]
+    sap_message: str | None = None
+    earlier: bool = False
+
+
+def apply(attempt: Attempt) -> Applied:
+    """Raises Ending (no retry), SapError (classified by the caller) or UserAssertionUnavailable."""
+    kind = snapshot.command_type(attempt.command.type)
+    snapshot.check_role(kind, attempt.command.role)
+    return HANDLERS[kind](attempt)
+
+
+# -- tasks (as the executive) ----------------------------------------------------------------------
+
+
+def _tasks(attempt: Attempt, user: str | None = None) -> TasksGateway:
+    """The inbox gateway acting as the requester (or `user`), with a fresh short-lived assertion."""
+    if attempt.signer is None:
+        raise UserAssertionUnavailable(
+            "task commands act as the user in SAP and need SAP_USER_ASSERTION_KEY_FILE (a key SAP trusts)"
+        )
+    name = user or attempt.command.requested_by
+    token = attempt.signer.assertion(name, attempt.command.role)
+    return attempt.sap.tasks.for_user(Principal(name, token))
+
+
+def _task_result(task: Task) -> dict[str, Any]:
+    return {"task_id": task.task_id, "origin": task.origin, "status": task.status, "processor": task.processor}
+
+
+def _visible_task(attempt: Attempt, gateway: TasksGateway) -> Task:
+    """The task as the requester sees it now; not visible any more means it is not theirs to act on."""
+    p = attempt.payload
+    try:
+        return gateway.get(p["task_id"], p["origin"])
+    except SapNotFound as exc:
+        raise Ending(
+            Status.REJECTED,
+            "not_visible",
+            f"task {p['task_id']} is not in {attempt.command.requested_by}'s inbox any more: {exc.message}",
+        ) from exc
+
+
+def _decided_elsewhere(task: Task, user: str) -> None:
+    if task.status not in OPEN_TASK:
+        who = task.processor or "someone else"
+        raise Ending(
+            Status.CONFLICT,
+            "decided_elsewhere",
+            f"task {task.task_id} was already {task.status.lower()} by {who}",
+            processor=task.processor,
+            task_status=task.status,
+        )
+    if task.status == "RESERVED" and task.processor and not same_user(task.processor, user):
+        raise Ending(
+            Status.CONFLICT,
+            "reserved_elsewhere",
+            f"task {task.task_id} is reserved by {task.processor}",
+            processor=task.processor,
+            task_status=task.status,
+        )
+
+
+def _task_sent(attempt: Attempt, function: str, **extra: str) -> None:
+    p = attempt.payload
+    attempt.sent = {
+        "service": "TASKPROCESSING",
+        "function": function,
+        "params": {"SAP__Origin": p["origin"], "InstanceID": p["task_id"], **extra},
+        "as_user": attempt.command.requested_by,
+    }
+
+
+def decide(attempt: Attempt) -> Applied:
+    p, user = attempt.payload, attempt.command.requested_by
+    gateway = _tasks(attempt)
+    task = _visible_task(attempt, gateway)
+    if attempt.retrying and task.status == "COMPLETED" and same_user(task.processor, user):
+        return Applied(_task_result(task), "decided by an earlier attempt", earlier=True)
+    _decided_elsewhere(task, user)
+    _task_sent(attempt, "Decision", DecisionKey=p["decision_key"], Comments=p.get("comments", ""))
+    decided = gateway.decide(p["task_id"], p["origin"], p["decision_key"], p.get("comments", ""))
+    return Applied(_task_result(decided))
+
+
+def claim(attempt: Attempt) -> Applied:
+    p, user = attempt.payload, attempt.command.requested_by
+    gateway = _tasks(attempt)
+    task = _visible_task(attempt, gateway)
+    if attempt.retrying and task.status == "RESERVED" and same_user(task.processor, user):
+        return Applied(_task_result(task), "claimed by an earlier attempt", earlier=True)
+    _decided_elsewhere(task, user)
+    _task_sent(attempt, "Claim")
+    return Applied(_task_result(gateway.claim(p["task_id"], p["origin"])))
+
+
+def release_task(attempt: Attempt) -> Applied:
+    p, user = attempt.payload, attempt.command.requested_by
+    gateway = _tasks(attempt)
+    task = _visible_task(attempt, gateway)
+    if attempt.retrying and task.status == "READY" and not task.processor:
+        return Applied(_task_result(task), "released by an earlier attempt", earlier=True)
+    _decided_elsewhere(task, user)
+    _task_sent(attempt, "Release")
+    return Applied(_task_result(gateway.release(p["task_id"], p["origin"])))
+
+
+def forward(attempt: Attempt) -> Applied:
+    p, user = attempt.payload, attempt.command.requested_by
+    gateway = _tasks(attempt)
+    try:
+        task = gateway.get(p["task_id"], p["origin"])
+    except SapNotFound:
+        # A forwarded task leaves the requester's inbox: ask the recipient whether it arrived.
+        if attempt.retrying:
+            arrived = _tasks(attempt, p["forward_to"]).get(p["task_id"], p["origin"])
+            return Applied(_task_result(arrived), "forwarded by an earlier attempt", earlier=True)
+        raise
+    _decided_elsewhere(task, user)
+    _task_sent(attempt, "Forward", ForwardTo=p["forward_to"])
+    return Applied(_task_result(gateway.forward(p["task_id"], p["origin"], p["forward_to"])))
+
+
+# -- production orders (technical user, on behalf of the plant manager) ---------------------------
+
+
+def release_order(attempt: Attempt) -> Applied:
+    order_id = attempt.payload["order_id"]
+    order = attempt.sap.production_orders.get(order_id, with_operations=False, with_status=False)
+    snapshot.check_plant(attempt.command.attributes, order.plant)
+    if attempt.retrying and order.is_released:
+        return Applied({"order_id": order_id, "released": True}, "released by an earlier attempt", earlier=True)
+    attempt.sent = {
+        "service": "API_PRODUCTION_ORDER_2_SRV",
+        "function": "ReleaseOrder",
+        "params": {"ManufacturingOrder": order_id},
+        "on_behalf_of": attempt.command.requested_by,
+    }
+    messages = attempt.sap.production_orders.release(order_id)
+    return Applied(
+        {"order_id": order_id, "released": True, "messages": [m.text for m in messages]},
+        "; ".join(m.text for m in messages if m.text) or None,
+    )
+
+
+def reschedule(attempt: Attempt) -> Applied:
+    p = attempt.payload
+    order_id = p["order_id"]
+    order = attempt.sap.production_orders.get(order_id, with_operations=False, with_status=False)
+    snapshot.check_plant(attempt.command.attributes, order.plant)
+    wanted = {k: p[k] for k in ("planned_start", "planned_end") if p.get(k)}
+    now = {"planned_start": order.planned_start, "planned_end": order.planned_end}
+    if attempt.retrying and all(now[k] == v for k, v in wanted.items()):
+        # Our PATCH changed the ETag: re-sending the user's If-Match would be a false 412.
+        return Applied({"order_id": order_id, **now}, "rescheduled by an earlier attempt", earlier=True)
+    if not attempt.command.if_match:
+        raise Ending(Status.REJECTED, "precondition_required", "reschedule needs the ETag the user saw (If-Match)")
+    attempt.sent = {
+        "service": "API_PRODUCTION_ORDER_2_SRV",
+        "method": "PATCH",
+        "entity": f"A_ProductionOrder_2('{order_id}')",
+        "if_match": attempt.command.if_match,
+        "changes": wanted,
+        "on_behalf_of": attempt.command.requested_by,
+    }
+    attempt.sap.production_orders.reschedule(order_id, etag=attempt.command.if_match, **wanted)
+    return Applied({"order_id": order_id, **wanted})
+
+
+# -- confirmations (technical user, on behalf of the supervisor) -----------------------------------
+
+
+def _quantity(raw: Mapping[str, Any] | None) -> Quantity | None:
+    return Quantity(Decimal(str(raw["value"])), str(raw["unit"])) if raw else None
+
+
+def confirm(attempt: Attempt) -> Applied:
+    p, command = attempt.payload, attempt.command
+    operation = attempt.sap.operations.get(p["order_id"], p["operation"])
+    snapshot.check_work_center(command.attributes, operation.plant, operation.work_center)
+    # Always, not only on a retry: the ExternalSystemConfirmation is the command id, so SAP itself
+    # tells whether any earlier attempt (even one whose worker died before recording it) posted it.
+    earlier = attempt.sap.confirmations.find_by_external_id(command.id)
+    if earlier is not None:
+        return Applied(_confirmation_result(earlier), "posted by an earlier attempt", earlier=True)
+    yield_quantity = _quantity(p["yield_quantity"])
+    assert yield_quantity is not None
+    request = ConfirmationRequest(
+        order_id=p["order_id"],
+        operation=p["operation"],
+        sequence=p.get("sequence") or "0",
+        yield_quantity=yield_quantity,
+        scrap_quantity=_quantity(p.get("scrap_quantity")),
+        is_final=bool(p.get("is_final")),
+        text=p.get("text", ""),
+        work_center=operation.work_center,
+        plant=operation.plant,
+        external_id=command.id,
+    )
+    attempt.sent = {
+        "service": "API_PROD_ORDER_CONFIRMATION_2_SRV",
+        "create": "ProdnOrdConf2",
+        "values": {k: p[k] for k in sorted(p)} | {"ExternalSystemConfirmation": command.id},
+        "on_behalf_of": command.requested_by,
+    }
+    return Applied(_confirmation_result(attempt.sap.confirmations.create(request)))
+
+
+def _confirmation_result(confirmation: Any) -> dict[str, Any]:
+    return {
+        "confirmation_group": confirmation.confirmation_group,
+        "confirmation_count": confirmation.confirmation_count,
+        "order_id": confirmation.order_id,
+        "operation": confirmation.operation,
+        "external_id": confirmation.external_id,
+    }
+
+
+HANDLERS: Mapping[CommandType, Callable[[Attempt], Applied]] = {
+    CommandType.TASK_DECISION: decide,
+    CommandType.TASK_CLAIM: claim,
+    CommandType.TASK_RELEASE: release_task,
+    CommandType.TASK_FORWARD: forward,
+    CommandType.ORDER_RELEASE: release_order,
+    CommandType.ORDER_RESCHEDULE: reschedule,
+    CommandType.OPERATION_CONFIRM: confirm,
+}
+assert set(HANDLERS) == set(CommandType)
+assert USER_COMMANDS <= set(HANDLERS)

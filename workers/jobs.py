@@ -1,0 +1,219 @@
+"""The writeback job: `apply_command(command_id)` applies one stored command to SAP and records the outcome."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from odata_clients.errors import SapError
+from odata_clients.http import CallEvent, record_calls
+from runtime.user_assertion import UserAssertionUnavailable
+from store import Command, CommandNotFound, SerialKeyBusy, Status
+from workers.bootstrap import WorkerContext, get_context
+from workers.handlers import Attempt, apply
+from workers.retry import classify
+from workers.snapshot import Ending
+
+log = structlog.get_logger(__name__)
+
+BUSY_POLL = 0.2
+
+
+def apply_command(command_id: str) -> None:
+    """The RQ job (job id = command id). Safe to run any number of times: the store decides who works."""
+    run(get_context(), command_id)
+
+
+def run(context: WorkerContext, command_id: str) -> Command | None:
+    """One attempt; the command as it ends the attempt, or None when there was nothing to do."""
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(command_id=command_id)
+    command = _start(context, command_id)
+    if command is None:
+        return None
+    correlation = command.correlation_id or command.id
+    structlog.contextvars.bind_contextvars(
+        request_id=correlation,  # sent to SAP as X-CorrelationID
+        correlation_id=correlation,
+        user=command.requested_by,
+        command_type=command.type,
+        attempt=command.attempts,
+    )
+    if command.attempts > context.retry.max_attempts:
+        # A command whose attempts keep dying with their worker (reclaimed each time) ends here.
+        log.warning("writeback_out_of_attempts", attempts=command.attempts)
+        return context.store.end(
+            command.id,
+            Status.DEAD,
+            error={"kind": "out_of_attempts", "status": None, "message": f"{command.attempts - 1} attempts made"},
+            actor=context.name,
+        )
+    return _attempt(context, command)
+
+
+def _start(context: WorkerContext, command_id: str) -> Command | None:
+    """`start_attempt`, waiting a little while another command of the same order runs (no attempt counted).
+
+    Still busy after `writeback_busy_wait`: the command stays `accepted` and the reconciler wakes it later.
+    """
+    deadline = time.monotonic() + context.settings.writeback_busy_wait
+    while True:
+        try:
+            command = context.store.start_attempt(command_id, actor=context.name)
+        except CommandNotFound:
+            log.warning("writeback_unknown_command")
+            return None
+        except SerialKeyBusy as busy:
+            if time.monotonic() >= deadline:
+                log.info("writeback_serial_key_busy", serial_key=busy.serial_key, running=busy.running_id)
+                return None
+            time.sleep(BUSY_POLL)
+            continue
+        if command is None:
+            log.info("writeback_nothing_to_do")
+        return command
+
+
+def _attempt(context: WorkerContext, command: Command) -> Command:
+    store = context.store
+    attempt = Attempt(command=command, sap=context.sap, signer=context.signer)
+    started = time.monotonic()
+    with record_calls() as calls:
+        try:
+            applied = apply(attempt)
+        except Ending as ending:
+            log.info("writeback_ended", status=ending.status.value, reason=ending.message)
+            return store.end(
+                command.id,
+                ending.status,
+                error=ending.as_dict(),
+                duration_ms=_ms(started),
+                sent=_sent(attempt, calls),
+                actor=context.name,
+            )
+        except SapError as error:
+            return _failed(context, command, error, error.as_dict(), attempt, calls, started)
+        except UserAssertionUnavailable as exc:
+            # A configuration gap, not a bad command: the dead-letter list lets an admin requeue it once fixed.
+            return store.end(
+                command.id,
+                Status.DEAD,
+                error={"kind": "configuration", "status": None, "message": str(exc)},
+                duration_ms=_ms(started),
+                actor=context.name,
+            )
+        except (KeyError, ValueError, TypeError) as exc:
+            # The payload does not fit the contract (a web-layer bug or an old command): never retried.
+            return store.end(
+                command.id,
+                Status.REJECTED,
+                error={"kind": "invalid_payload", "status": None, "message": f"{type(exc).__name__}: {exc}"},
+                duration_ms=_ms(started),
+                sent=_sent(attempt, calls),
+                actor=context.name,
+            )
+        except Exception as exc:
+            # Unexpected: count the attempt and retry later like a transient error, then let RQ log it.
+            _failed(
+                context,
+                command,
+                None,
+                {"kind": "internal", "status": None, "message": f"{type(exc).__name__}: {exc}"},
+                attempt,
+                calls,
+                started,
+            )
+            raise
+        _pause_for_tests(context, command)
+        outcome = store.succeed(
+            command.id,
+            result=applied.result | ({"applied_by_earlier_attempt": True} if applied.earlier else {}),
+            sap_status=_last_status(calls),
+            sap_message=applied.sap_message,
+            duration_ms=_ms(started),
+            sent=_sent(attempt, calls),
+            actor=context.name,
+        )
+    log.info("writeback_succeeded", earlier=applied.earlier, duration_ms=_ms(started))
+    return outcome
+
+
+def _failed(
+    context: WorkerContext,
+    command: Command,
+    error: SapError | None,
+    as_dict: dict[str, Any],
+    attempt: Attempt,
+    calls: list[CallEvent],
+    started: float,
+) -> Command:
+    store, retry = context.store, context.retry
+    ending = classify(error) if error is not None else None
+    if ending is None and retry.exhausted(command.attempts):
+        ending = Status.DEAD
+    if ending is not None:
+        log.info("writeback_ended", status=ending.value, error=as_dict.get("message"))
+        return store.end(
+            command.id,
+            ending,
+            error=as_dict,
+            duration_ms=_ms(started),
+            sent=_sent(attempt, calls),
+            actor=context.name,
+        )
+    next_at = retry.next_attempt_at(datetime.now(UTC), command.attempts, error)
+    log.info("writeback_retry_scheduled", error=as_dict.get("message"), next_attempt_at=next_at.isoformat())
+    return store.fail_transient(
+        command.id,
+        error=as_dict,
+        next_attempt_at=next_at,
+        duration_ms=_ms(started),
+        sent=_sent(attempt, calls),
+        actor=context.name,
+    )
+
+
+def _ms(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
+
+
+def _last_status(calls: list[CallEvent]) -> int | None:
+    return next((call.status for call in reversed(calls) if call.status is not None), None)
+
+
+def _sent(attempt: Attempt, calls: list[CallEvent]) -> dict[str, Any]:
+    """What this attempt sent: the write it made (if it got that far) and every HTTP call to SAP."""
+    return {
+        "write": attempt.sent or None,
+        "calls": [
+            {
+                "method": c.method,
+                "path": c.path,
+                "status": c.status,
+                "duration_ms": round(c.duration_ms),
+                "sap_transaction_id": c.sap_transaction_id or None,
+                "auth": c.auth_kind,
+                "on_behalf_of": c.on_behalf_of or None,
+            }
+            for c in calls
+        ],
+    }
+
+
+def _pause_for_tests(context: WorkerContext, command: Command) -> None:
+    """Test hook (refused in production by the settings): SAP has the change, the store does not yet.
+
+    Touches the file, then waits until the test removes it (or kills this process, which is the point).
+    """
+    path = context.settings.writeback_test_pause_file
+    if not path or context.settings.is_production:
+        return
+    marker = Path(path)
+    marker.write_text(command.id)
+    deadline = time.monotonic() + 120
+    while marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
