@@ -1,0 +1,125 @@
+"""Support for the writeback end-to-end tests: real `python -m workers` processes over one store and Redis."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from runtime.settings import Settings
+from store import Command, NewCommand
+from tests.conftest import MockSap
+from workers.bootstrap import WorkerContext, bootstrap
+from workers.enqueue import enqueue_command
+
+ROOT = Path(__file__).resolve().parents[2]
+E2E_REDIS_DB = 6
+T = TypeVar("T")
+
+
+def poll(condition: Callable[[], T], timeout: float, what: str, interval: float = 0.1) -> T:
+    """The condition's first truthy value, or fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+@dataclass
+class Workers:
+    """The test's store and Redis (as the web layer sees them) and the worker processes it started."""
+
+    context: WorkerContext
+    env: dict[str, str]
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start(self, **overrides: str) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "workers"],
+            cwd=ROOT,
+            env={**self.env, **overrides},
+            start_new_session=True,
+        )
+        self.processes.append(process)
+        return process
+
+    def stop(self, process: subprocess.Popen[bytes]) -> int:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                return process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        return process.wait()
+
+    def kill(self, process: subprocess.Popen[bytes]) -> None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    def submit(self, type: str, payload: dict[str, Any], **fields: Any) -> Command:
+        """What the web layer does: store the command, then enqueue its job."""
+        command, _ = self.context.store.accept(
+            NewCommand(
+                type=type,
+                payload=payload,
+                idempotency_key=str(uuid.uuid4()),
+                correlation_id=f"e2e-{uuid.uuid4().hex[:12]}",
+                **fields,
+            )
+        )
+        enqueue_command(self.context.redis, command.id)
+        return command
+
+    def commands(self, ids: list[str]) -> list[Command]:
+        found = [self.context.store.get(i) for i in ids]
+        assert all(c is not None for c in found)
+        return [c for c in found if c is not None]
+
+
+@pytest.fixture
+def workers(redis_url: str, trusting_sap: MockSap, tmp_path: Path, dev_idp_key_file: str) -> Iterator[Workers]:
+    settings = Settings(
+        redis_url=redis_url.rsplit("/", 1)[0] + f"/{E2E_REDIS_DB}",
+        database_url=f"sqlite:///{tmp_path / 'store.db'}",
+        sap_url=trusting_sap.url,
+        dev_idp_key_file=dev_idp_key_file,
+        log_level="WARNING",
+    )
+    context = bootstrap(settings)
+    context.redis.flushdb()
+    env = {
+        **os.environ,
+        "APP_ENV": "development",
+        "REDIS_URL": settings.redis_url,
+        "DATABASE_URL": settings.database_url,
+        "SAP_URL": settings.sap_url,
+        "DEV_IDP_KEY_FILE": dev_idp_key_file,
+        "LOG_LEVEL": "WARNING",
+        "LOG_FORMAT": "json",
+        "WRITEBACK_MAX_ATTEMPTS": "20",
+        "WRITEBACK_BACKOFF_BASE": "1",
+        "WRITEBACK_BACKOFF_MAX": "8",
+        "WRITEBACK_BUSY_WAIT": "2",
+        "RECONCILE_INTERVAL": "0.3",
+        "RECONCILE_ACCEPTED_AFTER": "1",
+        "RECONCILE_RUNNING_AFTER": "600",
+    }
+    running = Workers(context, env)
+    yield running
+    for process in running.processes:
+        running.stop(process)
+    context.redis.flushdb()
+    context.close()
