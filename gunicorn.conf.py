@@ -1,6 +1,7 @@
 """gunicorn settings for `gunicorn wsgi:app`, used by Cloud Foundry and `python3 dev.py run`."""
 
 import os
+from typing import Any
 
 from runtime.logs import configure_logging
 from runtime.settings import from_env
@@ -12,6 +13,14 @@ worker_class = "gthread"
 timeout = 60
 graceful_timeout = 20
 accesslog = None  # the app writes one structured event per request itself
+
+
+def child_exit(server: object, worker: Any) -> None:
+    """A dead gunicorn worker's metric files must stop counting as live (prometheus multiprocess mode)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
 
 
 def on_starting(server: object) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import ctypes
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import FrameType
@@ -41,6 +43,7 @@ class Launcher:
     def __init__(self) -> None:
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.redis: SpawnedRedis | None = None
+        self.metrics_dir: str | None = None
 
     def start(self, name: str, args: list[str], env: dict[str, str]) -> None:
         process = subprocess.Popen(args, cwd=ROOT, env=env, start_new_session=True, preexec_fn=_die_with_parent)
@@ -66,6 +69,8 @@ class Launcher:
                 process.wait()
         if self.redis:
             self.redis.stop()
+        if self.metrics_dir:
+            shutil.rmtree(self.metrics_dir, ignore_errors=True)
 
 
 def _wait_ready(url: str, launcher: Launcher, timeout: float = 120.0) -> None:
@@ -113,6 +118,9 @@ def main() -> int:
             mock_args += ["--trusted-jwks-url", jwks]
             launcher.start("mock_sap", [PYTHON, "-m", "mock_sap", *mock_args], env)
             wait_for_port("127.0.0.1", mock_port, timeout=120)
+        # Every process writes its metrics into one folder, so /metrics adds them up (prometheus multiprocess).
+        launcher.metrics_dir = tempfile.mkdtemp(prefix="sapext-metrics-")
+        env["PROMETHEUS_MULTIPROC_DIR"] = launcher.metrics_dir
         # The schema first: the API and the worker both expect the outbox and the audit trail to exist.
         subprocess.run([PYTHON, "-m", "store", "upgrade"], cwd=ROOT, env=env, check=True)
         launcher.start(
@@ -121,6 +129,7 @@ def main() -> int:
             env,
         )
         launcher.start("worker", [PYTHON, "-m", "workers"], env)
+        launcher.start("watchdog", [PYTHON, "-m", "workers", "watchdog"], env)
         base = f"http://127.0.0.1:{port}"
         _wait_ready(f"{base}/health/ready", launcher)
         print(_banner(base, env), flush=True)

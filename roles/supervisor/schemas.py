@@ -41,10 +41,19 @@ class WorkOrderSchema(ma.Schema):
 WorkOrderPageSchema = page_schema(WorkOrderSchema, "WorkOrderPage")
 
 
+MAX_QUANTITY = Decimal("9999999999.999")  # SAP's Decimal(13,3)
+
+
+def _in_range(value: Decimal) -> None:
+    # A callable, not ma.validate.Range: apispec would document Decimal bounds as strings.
+    if not Decimal(0) <= value <= MAX_QUANTITY:
+        raise ma.ValidationError(f"must be between 0 and {MAX_QUANTITY}")
+
+
 def _quantity(description: str, **kwargs: object) -> ma.fields.Decimal:
     return ma.fields.Decimal(
         places=3,
-        validate=ma.validate.Range(min=0, max=Decimal("9999999999.999")),
+        validate=_in_range,
         metadata={"description": description, "type": "string", "format": "decimal", "example": "12.000"},
         **kwargs,  # type: ignore[arg-type]
     )
