@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
 
 from runtime.settings import Settings
@@ -42,7 +43,7 @@ def load_key(path: str) -> RSAKey:
     """A configured signing key (never created: a missing production key is an error, not a new key)."""
     try:
         return RSAKey.import_key(json.loads(Path(path).read_text()))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, JoseError) as exc:
         raise UserAssertionUnavailable(f"cannot read the user assertion key {path!r}: {exc}") from exc
 
 
