@@ -151,22 +151,42 @@ def trusting_sap(trusting_sap_server: MockSap) -> MockSap:
     return trusting_sap_server
 
 
-@pytest.fixture
-def settings(redis_url: str, mock_sap: MockSap, tmp_path: Path, dev_idp_key_file: str) -> Settings:
-    """Settings pointing at the session's real Redis, a fresh SQLite file and the live mock SAP."""
+def local_settings(
+    redis_url: str,
+    sap: MockSap,
+    tmp_path: Path,
+    dev_idp_key_file: str,
+    *,
+    redis_db: int | None = None,
+    **overrides: Any,
+) -> Settings:
+    """The session's real Redis (a db of the test's own when given), a fresh SQLite file, a live mock SAP."""
+    if redis_db is not None:
+        redis_url = f"{redis_url.rsplit('/', 1)[0]}/{redis_db}"
     return Settings(
         redis_url=redis_url,
         database_url=f"sqlite:///{tmp_path / 'store.db'}",
-        sap_url=mock_sap.url,
+        sap_url=sap.url,
         dev_idp_key_file=dev_idp_key_file,
+        **overrides,
     )
+
+
+def migrated_app(settings: Settings) -> Flask:
+    """The API in-process, with its store's schema in place (what `python -m store upgrade` does)."""
+    app = create_app(settings)
+    upgrade(app.extensions["db_engine"])
+    return app
+
+
+@pytest.fixture
+def settings(redis_url: str, mock_sap: MockSap, tmp_path: Path, dev_idp_key_file: str) -> Settings:
+    return local_settings(redis_url, mock_sap, tmp_path, dev_idp_key_file)
 
 
 @pytest.fixture
 def app(settings: Settings) -> Flask:
-    app = create_app(settings)
-    upgrade(app.extensions["db_engine"])
-    return app
+    return migrated_app(settings)
 
 
 @pytest.fixture

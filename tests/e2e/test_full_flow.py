@@ -16,14 +16,11 @@ from typing import Any
 
 import pytest
 import requests
-from flask import Flask
 from flask.testing import FlaskClient
 
-from app import create_app
 from app.dev_idp import mint_token
 from runtime.settings import Settings
-from store import upgrade
-from tests.conftest import MockSap
+from tests.conftest import MockSap, local_settings, migrated_app
 from tests.e2e.writeback_env import poll
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,20 +32,14 @@ CONFIRMATIONS = "/sap/opu/odata/sap/API_PROD_ORDER_CONFIRMATION_2_SRV/ProdnOrdCo
 
 @pytest.fixture
 def flow_settings(redis_url: str, trusting_sap: MockSap, tmp_path: Path, dev_idp_key_file: str) -> Settings:
-    return Settings(
-        redis_url=redis_url.rsplit("/", 1)[0] + f"/{FLOW_REDIS_DB}",
-        database_url=f"sqlite:///{tmp_path / 'store.db'}",
-        sap_url=trusting_sap.url,
-        dev_idp_key_file=dev_idp_key_file,
-        log_level="INFO",
-        log_format="json",
+    return local_settings(
+        redis_url, trusting_sap, tmp_path, dev_idp_key_file, redis_db=FLOW_REDIS_DB, log_level="INFO", log_format="json"
     )
 
 
 @pytest.fixture
 def api(flow_settings: Settings) -> FlaskClient:
-    app: Flask = create_app(flow_settings)
-    upgrade(app.extensions["db_engine"])
+    app = migrated_app(flow_settings)
     app.extensions["redis"].flushdb()
     return app.test_client()
 

@@ -11,11 +11,9 @@ import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app import create_app
 from app.dev_idp import mint_token
 from runtime.settings import Settings
-from store import upgrade
-from tests.conftest import MockSap
+from tests.conftest import MockSap, local_settings, migrated_app
 
 TECH = ("EXT_API_TECH", "tech-pass-1")
 PRODORD = "/sap/opu/odata/sap/API_PRODUCTION_ORDER_2_SRV"
@@ -23,20 +21,13 @@ PRODORD = "/sap/opu/odata/sap/API_PRODUCTION_ORDER_2_SRV"
 
 @pytest.fixture
 def role_settings(redis_url: str, trusting_sap: MockSap, tmp_path: Path, dev_idp_key_file: str) -> Settings:
-    return Settings(
-        redis_url=redis_url.rsplit("/", 1)[0] + "/2",  # a Redis db of its own: no worker consumes these jobs
-        database_url=f"sqlite:///{tmp_path / 'store.db'}",
-        sap_url=trusting_sap.url,
-        dev_idp_key_file=dev_idp_key_file,
-        log_level="WARNING",
-    )
+    # A Redis db of its own: no worker consumes the jobs these tests enqueue.
+    return local_settings(redis_url, trusting_sap, tmp_path, dev_idp_key_file, redis_db=2, log_level="WARNING")
 
 
 @pytest.fixture
 def api_app(role_settings: Settings) -> Flask:
-    app = create_app(role_settings)
-    upgrade(app.extensions["db_engine"])
-    return app
+    return migrated_app(role_settings)
 
 
 @pytest.fixture
