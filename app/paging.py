@@ -7,13 +7,14 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import marshmallow as ma
 from flask_smorest import abort
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+MAX_SKIP = 1_000_000  # far beyond any real list; a larger offset is a forged cursor
 
 
 class PageArgsSchema(ma.Schema):
@@ -61,6 +62,12 @@ def _fingerprint(filters: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
+def invalid_cursor() -> NoReturn:
+    """The one answer to a cursor we did not issue (every paged list uses it)."""
+    abort(400, message="invalid cursor: pass next_cursor from the previous page unchanged")
+    raise AssertionError("abort raises")  # for type checkers: flask-smorest's abort is not NoReturn
+
+
 def page_request(args: Mapping[str, Any]) -> PageRequest:
     """Read `limit`/`cursor` from parsed query args; a cursor from another query is a 400."""
     filters = {k: v for k, v in args.items() if k not in ("limit", "cursor")}
@@ -69,10 +76,11 @@ def page_request(args: Mapping[str, Any]) -> PageRequest:
     if cursor := args.get("cursor"):
         try:
             decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-            skip = int(decoded["s"])
-            issued_for = str(decoded["q"])
+            skip, issued_for = decoded["s"], str(decoded["q"])
         except (ValueError, KeyError, TypeError):
-            abort(400, message="invalid cursor: pass next_cursor from the previous page unchanged")
-        if issued_for != fingerprint or skip < 0:
+            invalid_cursor()
+        if not isinstance(skip, int) or isinstance(skip, bool) or not 0 <= skip <= MAX_SKIP:
+            invalid_cursor()
+        if issued_for != fingerprint:
             abort(400, message="cursor belongs to a different query: keep the filters of the first page")
     return PageRequest(skip=skip, limit=int(args.get("limit", DEFAULT_LIMIT)), fingerprint=fingerprint)

@@ -12,9 +12,10 @@ import structlog
 
 # Keys whose values never reach a log line, whatever logs them (us, a library, a careless kwarg).
 _SECRET_KEY = re.compile(r"authorization|password|passwd|secret|token|cookie|csrf|api[-_]?key", re.I)
-# Secrets that hide inside free text: bearer/basic credentials and URL user-info.
+# Secrets that hide inside free text: bearer/basic credentials, bare JWTs and URL user-info.
 _SECRET_TEXT = [
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 [redacted]"),
+    (re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), "[redacted-jwt]"),
     (re.compile(r"(?i)(\w+://)[^/@\s:]+:[^/@\s]+@"), r"\1[redacted]@"),
 ]
 REDACTED = "[redacted]"
@@ -22,15 +23,30 @@ REDACTED = "[redacted]"
 _configured = False
 
 
+def _scrub(value: Any) -> Any:
+    """The value with secrets removed, looking inside dicts, lists and strings."""
+    if isinstance(value, str):
+        for pattern, replacement in _SECRET_TEXT:
+            value = pattern.sub(replacement, value)
+        return value
+    if isinstance(value, dict):
+        return {
+            key: REDACTED if isinstance(key, str) and _SECRET_KEY.search(key) and item not in (None, "", False)
+            else _scrub(item)
+            for key, item in value.items()
+        }  # fmt: skip
+    if isinstance(value, list):
+        return [_scrub(item) for item in value]
+    if isinstance(value, tuple) and not (value and isinstance(value[0], type)):  # leave exc_info tuples intact
+        return tuple(_scrub(item) for item in value)
+    return value
+
+
 def redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """Blank secret-looking keys and scrub credentials from string values."""
-    for key, value in list(event_dict.items()):
-        if _SECRET_KEY.search(key) and value not in (None, "", False):
-            event_dict[key] = REDACTED
-        elif isinstance(value, str):
-            for pattern, replacement in _SECRET_TEXT:
-                value = pattern.sub(replacement, value)
-            event_dict[key] = value
+    """Blank secret-looking keys (at any depth) and scrub credentials from text, tracebacks included."""
+    scrubbed = _scrub(dict(event_dict))
+    event_dict.clear()
+    event_dict.update(scrubbed)
     return event_dict
 
 
@@ -75,6 +91,7 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", **static: Any) -> 
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info if as_json else _keep,
+            redact_secrets,  # again: the traceback text only exists from here on
             renderer,
         ],
     )

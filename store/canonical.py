@@ -80,4 +80,7 @@ def decode_cursor(cursor: str, kinds: tuple[type, ...]) -> tuple[Any, ...]:
         or not all(isinstance(p, k) and not isinstance(p, bool) for p, k in zip(parts, kinds, strict=True))
     ):
         raise InvalidCursor(f"malformed cursor {cursor!r}")
+    # Ids and offsets are database integers: a huge one is forged, not "the next page".
+    if any(isinstance(p, int) and not 0 <= p < 2**63 for p in parts):
+        raise InvalidCursor(f"malformed cursor {cursor!r}")
     return tuple(parts)

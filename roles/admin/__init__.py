@@ -9,6 +9,7 @@ from flask.views import MethodView
 from flask_smorest import abort
 
 from app.auth import RoleBlueprint, current_principal
+from app.paging import invalid_cursor
 from app.writebacks import accepted, store
 from roles.admin import schemas
 from roles.policy import NotInScope, Role
@@ -28,10 +29,6 @@ def _dead(command_id: str) -> Command:
     return command
 
 
-def _invalid_cursor() -> None:
-    abort(400, message="invalid cursor: pass next_cursor from the previous page unchanged")
-
-
 @blp.route("/dead-letters")
 class DeadLetters(MethodView):
     @blp.role_required(Role.INTEGRATION_ADMIN)
@@ -44,7 +41,7 @@ class DeadLetters(MethodView):
                 Status.DEAD, type=args.get("type"), limit=args["limit"], cursor=args.get("cursor")
             )
         except InvalidCursor:
-            _invalid_cursor()
+            invalid_cursor()
         return {"items": page.items, "next_cursor": page.next_cursor}
 
 
@@ -105,5 +102,5 @@ class Audit(MethodView):
                 cursor=args.get("cursor"),
             )
         except InvalidCursor:
-            _invalid_cursor()
+            invalid_cursor()
         return {"items": page.items, "next_cursor": page.next_cursor}

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import abort
 
 from app.auth import RoleBlueprint, current_principal
+from app.paging import invalid_cursor
 from app.writebacks import store
 from roles.policy import NotInScope, Role
 from roles.writebacks import schemas
@@ -33,7 +33,7 @@ class Writebacks(MethodView):
                 current_principal().user_name, status=args.get("status"), limit=args["limit"], cursor=args.get("cursor")
             )
         except InvalidCursor:
-            abort(400, message="invalid cursor: pass next_cursor from the previous page unchanged")
+            invalid_cursor()
         return {"items": page.items, "next_cursor": page.next_cursor}
 
 

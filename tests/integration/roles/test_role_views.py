@@ -146,3 +146,23 @@ def test_cursor_from_another_query_is_refused(api: FlaskClient, token: Token) ->
     response = api.get(f"/api/v1/production-orders?limit=2&status=released&cursor={cursor}", headers=headers)
     assert response.status_code == 400
     assert "different query" in response.json["message"]
+
+
+def test_forged_cursors_are_400_not_500(api: FlaskClient, token: Token) -> None:
+    import base64
+    import json
+
+    def forge(payload: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+    pm = bearer(token("PlantManager", Plant=["1010"]))
+    fingerprint = api.get("/api/v1/production-orders?limit=1", headers=pm).json["next_cursor"]
+    query = json.loads(base64.urlsafe_b64decode(fingerprint + "==="))["q"]
+    for forged in ("1e400", '{"s": 1e400, "q": "' + query + '"}', '{"s": -1, "q": "' + query + '"}', "[1,2]"):
+        cursor = forge(json.loads(forged)) if forged.startswith(("{", "[")) else forged
+        response = api.get(f"/api/v1/production-orders?limit=1&cursor={cursor}", headers=pm)
+        assert response.status_code == 400, (forged, response.json)
+    admin = bearer(token("IntegrationAdmin", user="ops"))
+    huge = forge([99999999999999999999999])
+    assert api.get(f"/api/v1/admin/audit?cursor={huge}", headers=admin).status_code == 400
+    assert api.get(f"/api/v1/writebacks?cursor={huge}", headers=admin).status_code == 400
