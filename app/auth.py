@@ -35,6 +35,10 @@ class AuthError(Exception):
     """The token is missing or invalid (401); the message tells a developer which check failed."""
 
 
+class IdentityProviderUnavailable(Exception):
+    """The issuer's signing keys cannot be fetched: not the caller's fault (503), try again later."""
+
+
 class JwksKeys:
     """An issuer's signing keys from its JWKS URL; cached, re-fetched when a token names an unknown kid."""
 
@@ -53,7 +57,7 @@ class JwksKeys:
             if not known and time.monotonic() - self._fetched_at >= self.min_refresh_seconds:
                 self._fetch()
             if self._keys is None:
-                raise AuthError("the identity provider's signing keys are unavailable")
+                raise IdentityProviderUnavailable("the identity provider's signing keys are unavailable")
             return self._keys
 
     def _fetch(self) -> None:
@@ -165,7 +169,8 @@ def current_principal() -> Principal:
 class RoleBlueprint(Blueprint):  # type: ignore[misc]
     """A Blueprint whose `role_required` both enforces a role and documents 401/403 in OpenAPI."""
 
-    def role_required(self, *roles: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def role_required(self, *roles: Role, sap: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Enforce one of `roles` (none given: any valid token); `sap=True` documents the 503 of SAP outages."""
         allowed = frozenset(roles)
 
         def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -177,6 +182,8 @@ class RoleBlueprint(Blueprint):  # type: ignore[misc]
                     description = str(exc).replace('"', "'")
                     challenge = f'Bearer error="invalid_token", error_description="{description}"'
                     abort(401, message=str(exc), headers={"WWW-Authenticate": challenge})
+                except IdentityProviderUnavailable as exc:
+                    abort(503, message=f"{exc}; try again shortly", headers={"Retry-After": "30"})
                 if allowed and not (principal.roles & allowed):
                     needed = " or ".join(sorted(r.value for r in allowed))
                     abort(403, message=f"this endpoint needs the role {needed}")
@@ -186,7 +193,12 @@ class RoleBlueprint(Blueprint):  # type: ignore[misc]
 
             documented: Callable[..., Any] = self.doc(security=[{"bearerAuth": []}])(wrapper)
             documented = self.alt_response(401, schema=ErrorSchema, description="Missing or invalid token")(documented)
-            documented = self.alt_response(403, schema=ErrorSchema, description="The token lacks the role")(documented)
+            if allowed:
+                forbidden = "The token lacks the role, or the caller's attributes do not allow this"
+                documented = self.alt_response(403, schema=ErrorSchema, description=forbidden)(documented)
+            unavailable = "SAP or the identity provider is unavailable; see Retry-After"
+            if sap:
+                documented = self.alt_response(503, schema=ErrorSchema, description=unavailable)(documented)
             return documented
 
         return decorator

@@ -19,6 +19,13 @@ def init_web_security(app: Flask, cors_origins: tuple[str, ...], production: boo
         if request.content_length is not None and request.content_length > limit:
             abort(413, description=f"request body over {limit} bytes")
 
+    @app.before_request
+    def refuse_non_json_body() -> None:
+        # Without this a JSON body sent as text/plain is silently ignored and reads as "field missing".
+        has_body = bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "")
+        if request.path.startswith("/api/") and has_body and not request.is_json:
+            abort(415, description="send the body as JSON with Content-Type: application/json")
+
     @app.after_request
     def add_headers(response: Response) -> Response:
         origin = request.headers.get("Origin")

@@ -56,3 +56,21 @@ def date_field(description: str, **kwargs: Any) -> ma.fields.String:
 
 def datetime_field(description: str, **kwargs: Any) -> ma.fields.String:
     return ma.fields.String(allow_none=True, metadata={"description": description, "format": "date-time"}, **kwargs)
+
+
+# OpenAPI parameters of the command endpoints (enforced in app/writebacks.py and the reschedule view).
+IDEMPOTENCY_KEY_PARAMETER = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": True,
+    "schema": {"type": "string", "pattern": r"^[A-Za-z0-9._:~-]{1,128}$"},
+    "description": "Unique per intended change (e.g. a UUID). Same key and body: the same writeback back; "
+    "same key, other body: 422.",
+}
+IF_MATCH_PARAMETER = {
+    "in": "header",
+    "name": "If-Match",
+    "required": True,
+    "schema": {"type": "string", "maxLength": 255},
+    "description": "The order's `sap_etag` as last read; passed on to SAP, which refuses a stale one (412).",
+}

@@ -11,7 +11,7 @@ from app.auth import RoleBlueprint, current_principal
 from app.errors import DOMAIN_ERRORS, describe, error_body
 from app.paging import page_request
 from app.writebacks import accepted, idempotency_key, submit
-from roles.common import page_result
+from roles.common import IDEMPOTENCY_KEY_PARAMETER, page_result
 from roles.executive import commands, schemas, service
 from roles.policy import Role
 from roles.writebacks.schemas import WritebackSchema
@@ -26,7 +26,7 @@ blp = RoleBlueprint(
 
 @blp.route("")
 class Approvals(MethodView):
-    @blp.role_required(Role.EXECUTIVE)
+    @blp.role_required(Role.EXECUTIVE, sap=True)
     @blp.etag
     @blp.arguments(schemas.ApprovalQueryArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, schemas.ApprovalPageSchema)
@@ -46,7 +46,7 @@ class Approvals(MethodView):
 
 @blp.route("/<string:approval_id>")
 class ApprovalById(MethodView):
-    @blp.role_required(Role.EXECUTIVE)
+    @blp.role_required(Role.EXECUTIVE, sap=True)
     @blp.etag
     @blp.response(200, schemas.ApprovalDetailSchema)
     @blp.alt_response(404, description="No such task in the caller's inbox")
@@ -57,7 +57,7 @@ class ApprovalById(MethodView):
 
 @blp.route("/<string:approval_id>/decision-options")
 class DecisionOptions(MethodView):
-    @blp.role_required(Role.EXECUTIVE)
+    @blp.role_required(Role.EXECUTIVE, sap=True)
     @blp.etag
     @blp.response(200, schemas.DecisionOptionsSchema)
     @blp.alt_response(404, description="No such task in the caller's inbox")
@@ -77,7 +77,8 @@ def _submit_decision(approval_id: str, decision: str, comment: str, key: str) ->
 
 @blp.route("/<string:approval_id>/decision")
 class Decision(MethodView):
-    @blp.role_required(Role.EXECUTIVE)
+    @blp.role_required(Role.EXECUTIVE, sap=True)
+    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
     @blp.arguments(schemas.DecisionSchema)
     @blp.response(202, WritebackSchema, **COMMAND_RESPONSES)
     @blp.alt_response(404, description="No such task in the caller's inbox")
@@ -91,7 +92,8 @@ class Decision(MethodView):
 
 @blp.route("/decisions")
 class MassDecision(MethodView):
-    @blp.role_required(Role.EXECUTIVE)
+    @blp.role_required(Role.EXECUTIVE, sap=True)
+    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
     @blp.arguments(schemas.MassDecisionSchema)
     @blp.response(200, schemas.MassDecisionResultsSchema)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -121,7 +123,8 @@ def _task_action(approval_id: str, action: str, type_: CommandType) -> Any:
 
 @blp.route("/<string:approval_id>/claim")
 class Claim(MethodView):
-    @blp.role_required(Role.EXECUTIVE)
+    @blp.role_required(Role.EXECUTIVE, sap=True)
+    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
     @blp.response(202, WritebackSchema, **COMMAND_RESPONSES)
     @blp.alt_response(404, description="No such task in the caller's inbox")
     @blp.alt_response(409, description="The task cannot be claimed")
@@ -132,7 +135,8 @@ class Claim(MethodView):
 
 @blp.route("/<string:approval_id>/release")
 class Release(MethodView):
-    @blp.role_required(Role.EXECUTIVE)
+    @blp.role_required(Role.EXECUTIVE, sap=True)
+    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
     @blp.response(202, WritebackSchema, **COMMAND_RESPONSES)
     @blp.alt_response(404, description="No such task in the caller's inbox")
     @blp.alt_response(409, description="The task cannot be released")
@@ -143,7 +147,8 @@ class Release(MethodView):
 
 @blp.route("/<string:approval_id>/forward")
 class Forward(MethodView):
-    @blp.role_required(Role.EXECUTIVE)
+    @blp.role_required(Role.EXECUTIVE, sap=True)
+    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
     @blp.arguments(schemas.ForwardSchema)
     @blp.response(202, WritebackSchema, **COMMAND_RESPONSES)
     @blp.alt_response(404, description="No such task in the caller's inbox")

@@ -12,7 +12,7 @@ from app.auth import RoleBlueprint, current_principal
 from app.paging import page_request
 from app.writebacks import accepted, idempotency_key, submit
 from odata_clients.models import ProductionOrder
-from roles.common import page_result
+from roles.common import IDEMPOTENCY_KEY_PARAMETER, IF_MATCH_PARAMETER, page_result
 from roles.plant_manager import commands, schemas, service
 from roles.policy import Role
 from roles.writebacks.schemas import WritebackSchema
@@ -28,7 +28,7 @@ blp = RoleBlueprint(
 
 @blp.route("")
 class ProductionOrders(MethodView):
-    @blp.role_required(Role.PLANT_MANAGER)
+    @blp.role_required(Role.PLANT_MANAGER, sap=True)
     @blp.etag
     @blp.arguments(schemas.ProductionOrderQueryArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, schemas.ProductionOrderPageSchema)
@@ -53,7 +53,7 @@ class ProductionOrders(MethodView):
 
 @blp.route("/<string:order_id>")
 class ProductionOrderById(MethodView):
-    @blp.role_required(Role.PLANT_MANAGER)
+    @blp.role_required(Role.PLANT_MANAGER, sap=True)
     @blp.etag
     @blp.response(200, schemas.ProductionOrderDetailSchema)
     @blp.alt_response(404, description="No such order in the caller's plants")
@@ -61,7 +61,8 @@ class ProductionOrderById(MethodView):
         """One production order with its operations and status"""
         return service.get_order(current_app.extensions["sap"], current_principal(), order_id)
 
-    @blp.role_required(Role.PLANT_MANAGER)
+    @blp.role_required(Role.PLANT_MANAGER, sap=True)
+    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER, IF_MATCH_PARAMETER])
     @blp.arguments(schemas.RescheduleSchema)
     @blp.response(202, WritebackSchema, description="Accepted: poll the writeback in Location")
     @blp.alt_response(404, description="No such order in the caller's plants")
@@ -97,7 +98,8 @@ class ProductionOrderById(MethodView):
 
 @blp.route("/<string:order_id>/release")
 class ReleaseOrder(MethodView):
-    @blp.role_required(Role.PLANT_MANAGER)
+    @blp.role_required(Role.PLANT_MANAGER, sap=True)
+    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
     @blp.response(202, WritebackSchema, description="Accepted: poll the writeback in Location")
     @blp.alt_response(404, description="No such order in the caller's plants")
     @blp.alt_response(409, description="Already released, or not changeable")

@@ -10,7 +10,7 @@ from flask.views import MethodView
 from app.auth import RoleBlueprint, current_principal
 from app.paging import page_request
 from app.writebacks import accepted, idempotency_key, submit
-from roles.common import page_result
+from roles.common import IDEMPOTENCY_KEY_PARAMETER, page_result
 from roles.policy import Role
 from roles.supervisor import commands, schemas, service
 from roles.writebacks.schemas import WritebackSchema
@@ -26,7 +26,7 @@ blp = RoleBlueprint(
 
 @blp.route("")
 class WorkOrders(MethodView):
-    @blp.role_required(Role.SUPERVISOR)
+    @blp.role_required(Role.SUPERVISOR, sap=True)
     @blp.etag
     @blp.arguments(schemas.WorkOrderQueryArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, schemas.WorkOrderPageSchema)
@@ -47,7 +47,7 @@ class WorkOrders(MethodView):
 
 @blp.route("/<string:work_order_id>")
 class WorkOrderById(MethodView):
-    @blp.role_required(Role.SUPERVISOR)
+    @blp.role_required(Role.SUPERVISOR, sap=True)
     @blp.etag
     @blp.response(200, schemas.WorkOrderSchema)
     @blp.alt_response(404, description="No such operation at the caller's work centres")
@@ -58,7 +58,8 @@ class WorkOrderById(MethodView):
 
 @blp.route("/<string:work_order_id>/confirmations")
 class Confirmations(MethodView):
-    @blp.role_required(Role.SUPERVISOR)
+    @blp.role_required(Role.SUPERVISOR, sap=True)
+    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
     @blp.arguments(schemas.ConfirmationSchema)
     @blp.response(202, WritebackSchema, description="Accepted: poll the writeback in Location")
     @blp.alt_response(404, description="No such operation at the caller's work centres")

@@ -217,3 +217,17 @@ def test_scopes_of_other_applications_grant_nothing(auth_client: FlaskClient, jw
     response = get_me(auth_client, token)
     assert response.status_code == 200
     assert response.json["roles"] == []
+
+
+def test_unreachable_identity_provider_is_503_not_401(redis_url: str, tmp_path: Any, jwks: Jwks) -> None:
+    settings = Settings(
+        redis_url=redis_url,
+        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+        jwt_issuer=ISSUER,
+        jwks_url=f"http://127.0.0.1:{free_port()}/token_keys",
+        xsappname=XSAPPNAME,
+    )
+    response = get_me(create_app(settings).test_client(), jwks.sign(claims()))
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    assert "signing keys" in response.json["message"]

@@ -95,3 +95,11 @@ def test_cors_allows_only_listed_origins(settings: Settings) -> None:
     assert "Idempotency-Key" in preflight.headers["Access-Control-Allow-Headers"]
     foreign = client.get("/api/v1/me", headers={"Origin": "https://evil.example.com"})
     assert "Access-Control-Allow-Origin" not in foreign.headers
+
+
+def test_non_json_body_is_415(client: FlaskClient) -> None:
+    response = client.post(
+        "/api/v1/work-orders/1000000-0010/confirmations", data='{"yield_quantity": "1"}', content_type="text/plain"
+    )
+    assert response.status_code == 415
+    assert "application/json" in response.json["message"]
