@@ -18,6 +18,8 @@ from roles.policy import Role
 from roles.writebacks.schemas import WritebackSchema
 from workers.commands import CommandType
 
+MAX_ETAG_LENGTH = 255  # what the outbox stores; SAP's ETags are a few dozen characters
+
 blp = RoleBlueprint(
     "production_orders",
     __name__,
@@ -76,6 +78,8 @@ class ProductionOrderById(MethodView):
         if_match = request.headers.get("If-Match", "").strip()
         if not if_match:
             abort(428, message="send If-Match with the sap_etag of the order you saw, so nobody's change is lost")
+        if len(if_match) > MAX_ETAG_LENGTH:
+            abort(400, message=f"If-Match is longer than {MAX_ETAG_LENGTH} characters; send the sap_etag unchanged")
         key = idempotency_key()
         payload = commands.prepare_reschedule(
             current_app.extensions["sap"],

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import marshmallow as ma
 
 from app.paging import PageArgsSchema, page_schema
 from odata_clients.gateways.production_orders import SORT_FIELDS, STATUS_FILTERS
 from roles.common import QuantitySchema, StrictSchema, date_field, datetime_field
 
+EARLIEST_PLAN = dt.date(2000, 1, 1)
+LATEST_PLAN = dt.date(2099, 12, 31)
 SORT_CHOICES = sorted([*SORT_FIELDS, *(f"-{name}" for name in SORT_FIELDS)])
 
 
@@ -93,6 +97,16 @@ class ProductionOrderDetailSchema(ProductionOrderSchema):
     statuses = ma.fields.List(ma.fields.Nested(OrderStatusSchema), required=True)
 
 
+def _plausible_date(value: dt.date) -> None:
+    # SAP would take 0001-01-01; a plan outside this window is a typo, not a schedule.
+    if not EARLIEST_PLAN <= value <= LATEST_PLAN:
+        raise ma.ValidationError(f"must be between {EARLIEST_PLAN} and {LATEST_PLAN}")
+
+
 class RescheduleSchema(StrictSchema):
-    planned_start = ma.fields.Date(metadata={"description": "New planned start (ISO date)", "example": "2026-12-01"})
-    planned_end = ma.fields.Date(metadata={"description": "New planned end (ISO date)", "example": "2026-12-03"})
+    planned_start = ma.fields.Date(
+        validate=_plausible_date, metadata={"description": "New planned start (ISO date)", "example": "2026-12-01"}
+    )
+    planned_end = ma.fields.Date(
+        validate=_plausible_date, metadata={"description": "New planned end (ISO date)", "example": "2026-12-03"}
+    )

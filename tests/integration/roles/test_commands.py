@@ -200,3 +200,13 @@ def test_admin_sees_the_audit_and_dead_letters(api: FlaskClient, supervisor: dic
     not_dead = api.post(f"/api/v1/admin/dead-letters/{command.json['id']}/retry", headers=admin)
     assert not_dead.status_code == 409
     assert api.get("/api/v1/admin/audit", headers=supervisor).status_code == 403
+
+
+def test_reschedule_refuses_absurd_dates_and_oversized_etags(api: FlaskClient, token: Token) -> None:
+    headers = bearer(token("PlantManager", user="PM_1010", Plant=["1010"]))
+    order = api.get("/api/v1/production-orders?status=released&limit=1", headers=headers).json["items"][0]
+    url = f"/api/v1/production-orders/{order['order_id']}"
+    with_etag = {**headers, **key(), "If-Match": order["sap_etag"]}
+    assert api.patch(url, json={"planned_start": "0001-01-01"}, headers=with_etag).status_code == 422
+    huge = {**headers, **key(), "If-Match": "W/" + "x" * 300}
+    assert api.patch(url, json={"planned_start": "2027-01-10"}, headers=huge).status_code == 400
