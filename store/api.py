@@ -77,6 +77,7 @@ def _to_command(row: CommandRow) -> Command:
         updated_at=row.updated_at,
         next_attempt_at=row.next_attempt_at,
         finished_at=row.finished_at,
+        traceparent=row.traceparent,
     )
 
 
@@ -197,6 +198,7 @@ class Store:
                     idempotency_key=new.idempotency_key,
                     if_match=new.if_match,
                     correlation_id=new.correlation_id,
+                    traceparent=new.traceparent,
                     attempts=0,
                     created_at=tx.now,
                     updated_at=tx.now,

@@ -68,6 +68,7 @@ class CommandRow(Base):
     idempotency_key: Mapped[str] = mapped_column(String(255))
     if_match: Mapped[str | None] = mapped_column(String(255))
     correlation_id: Mapped[str | None] = mapped_column(String(128))
+    traceparent: Mapped[str | None] = mapped_column(String(128))  # migration 0002
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[dict[str, Any] | None]
     result: Mapped[dict[str, Any] | None]

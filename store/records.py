@@ -64,6 +64,7 @@ class NewCommand:
     serial_key: str | None = None  # commands with one key run one at a time; default "target_type:target_id"
     if_match: str | None = None  # the ETag the client saw
     correlation_id: str | None = None
+    traceparent: str | None = None  # W3C trace context of the request (OpenTelemetry), when tracing is on
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class Command:
     updated_at: datetime
     next_attempt_at: datetime | None
     finished_at: datetime | None
+    traceparent: str | None = None  # the request's W3C trace context: a job's span continues that trace
 
     @property
     def object(self) -> str:
