@@ -12,10 +12,12 @@ from app.auth import SECURITY_SCHEME, JwksKeys, StaticKeys, TokenValidator
 from app.errors import register_error_handlers
 from app.metrics import init_metrics
 from app.request_log import init_request_log
+from app.request_tracing import init_request_tracing
 from app.web_security import init_web_security
 from runtime.logs import configure_logging
 from runtime.sap import sap_connectivity
 from runtime.settings import Settings, from_env
+from runtime.tracing import configure_tracing
 from store import Store
 from store.db import make_engine
 
@@ -27,6 +29,7 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
     """
     settings = (config or from_env()).replace(**overrides) if overrides else (config or from_env())
     configure_logging(settings.log_level, settings.log_format, app=settings.app_name, process="web")
+    configure_tracing(settings, "web")
 
     app = Flask(__name__)
     app.config.update(openapi_config())
@@ -44,6 +47,7 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
     api.spec.components.security_scheme("bearerAuth", SECURITY_SCHEME)
     register_error_handlers(app)
     init_request_log(app)
+    init_request_tracing(app)
     init_metrics(app)
     init_web_security(app, settings.cors_origins, settings.is_production)
     app.extensions["token_validator"] = TokenValidator(

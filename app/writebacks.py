@@ -9,6 +9,7 @@ from flask import current_app, g, request, url_for
 from flask_smorest import abort
 
 from roles.policy import Principal
+from runtime.tracing import current_traceparent
 from store import Command, IdempotencyConflict, NewCommand, Store
 from workers.enqueue import enqueue_command
 
@@ -58,6 +59,7 @@ def submit(
         serial_key=serial_key,
         if_match=if_match,
         correlation_id=g.get("request_id"),
+        traceparent=current_traceparent(),  # the request's span: the job's span continues this trace
     )
     try:
         command, created = store().accept(new)

@@ -18,7 +18,7 @@ import requests
 import structlog
 from requests.adapters import HTTPAdapter
 
-from odata_clients import metrics
+from odata_clients import metrics, tracing
 from odata_clients.csrf import MODIFYING_METHODS, CsrfContext, CsrfManager
 from odata_clients.destinations import (
     AuthKind,
@@ -409,18 +409,22 @@ class SapHttp:
             raise
         started = time.perf_counter()
         try:
-            response = self._session.request(
-                call.method,
-                call.url,
-                params=call.params,
-                headers=headers,
-                data=call.data,
-                json=call.json,
-                auth=call.basic,
-                cookies=call.context.cookies,
-                timeout=(self.destination.connect_timeout, read_timeout),
-                allow_redirects=False,
-            )
+            with tracing.client_span(
+                call.method, call.url, destination=self.destination.name, service=service_name(call.service)
+            ) as span:
+                response = self._session.request(
+                    call.method,
+                    call.url,
+                    params=call.params,
+                    headers={**headers, **span.headers},  # W3C traceparent when tracing is on
+                    data=call.data,
+                    json=call.json,
+                    auth=call.basic,
+                    cookies=call.context.cookies,
+                    timeout=(self.destination.connect_timeout, read_timeout),
+                    allow_redirects=False,
+                )
+                span.answered(response.status_code)
         except requests.Timeout as exc:
             self._observe(call, None, time.perf_counter() - started, attempt, "", "timeout")
             raise SapTimeout(

@@ -80,6 +80,12 @@ class Settings:
     alert_error_rate_min_attempts: int = 5
     alert_breaker_open_after: float = 300.0
     watchdog_interval: float = 30.0
+    # OpenTelemetry tracing (runtime/tracing.py): off unless enabled. Names follow OpenTelemetry's own variables.
+    otel_enabled: bool = False
+    otel_traces_exporter: str = "otlp"  # otlp (protobuf over HTTP), console (local debugging) or none
+    otel_exporter_otlp_endpoint: str = "http://localhost:4318"  # base URL; spans go to <endpoint>/v1/traces
+    otel_exporter_otlp_headers: str = field(default="", repr=False)  # "k=v,k2=v2", e.g. a collector's API key
+    otel_service_name: str = "sap-extension-api"  # from_env defaults it to app_name
 
     @property
     def is_production(self) -> bool:
@@ -115,6 +121,15 @@ def _float(environ: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _bool(environ: Mapping[str, str], name: str) -> bool:
+    raw = environ.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
 def _vcap_services(environ: Mapping[str, str]) -> dict[str, list[dict[str, Any]]]:
@@ -198,6 +213,13 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
     max_attempts = _int(environ, "WRITEBACK_MAX_ATTEMPTS", defaults.writeback_max_attempts)
     if max_attempts < 1:
         raise ConfigError(f"WRITEBACK_MAX_ATTEMPTS must be at least 1, got {max_attempts}")
+    otel_exporter = environ.get("OTEL_TRACES_EXPORTER") or defaults.otel_traces_exporter
+    if otel_exporter not in ("otlp", "console", "none"):
+        raise ConfigError(f"OTEL_TRACES_EXPORTER must be otlp, console or none, got {otel_exporter!r}")
+    otel_endpoint = (environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or defaults.otel_exporter_otlp_endpoint).rstrip("/")
+    if not otel_endpoint.startswith(("http://", "https://")):
+        raise ConfigError(f"OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL, got {otel_endpoint!r}")
+    app_name = str(application.get("application_name") or defaults.app_name)
     cors = tuple(o.strip() for o in environ.get("CORS_ORIGINS", "").split(",") if o.strip())
 
     return Settings(
@@ -216,7 +238,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         log_format=log_format,
         max_request_bytes=_int(environ, "MAX_REQUEST_BYTES", defaults.max_request_bytes),
         cors_origins=cors,
-        app_name=str(application.get("application_name") or defaults.app_name),
+        app_name=app_name,
         instance_index=int(application.get("instance_index") or environ.get("CF_INSTANCE_INDEX") or 0),
         xsappname=environ.get("XSAPPNAME") or str(xsuaa.get("xsappname") or defaults.xsappname),
         jwt_issuer=jwt_issuer or defaults.jwt_issuer,
@@ -247,4 +269,9 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         alert_breaker_open_after=_float(environ, "ALERT_BREAKER_OPEN_AFTER", defaults.alert_breaker_open_after),
         watchdog_interval=_float(environ, "WATCHDOG_INTERVAL", defaults.watchdog_interval),
+        otel_enabled=_bool(environ, "OTEL_ENABLED"),
+        otel_traces_exporter=otel_exporter,
+        otel_exporter_otlp_endpoint=otel_endpoint,
+        otel_exporter_otlp_headers=environ.get("OTEL_EXPORTER_OTLP_HEADERS", ""),
+        otel_service_name=environ.get("OTEL_SERVICE_NAME") or app_name,
     )

@@ -13,6 +13,7 @@ from odata_clients.connectivity import SapConnectivity
 from runtime.logs import configure_logging
 from runtime.sap import sap_connectivity
 from runtime.settings import Settings, from_env
+from runtime.tracing import configure_tracing
 from runtime.user_assertion import UserAssertionSigner, user_assertion_signer
 from store import Store, make_engine, upgrade
 from workers.retry import RetryPolicy
@@ -40,6 +41,7 @@ def bootstrap(settings: Settings | None = None, *, migrate: bool = True) -> Work
     """Build the context; `migrate` brings the store's schema up to date first (safe to run concurrently)."""
     settings = settings or from_env()
     configure_logging(settings.log_level, settings.log_format, app=settings.app_name, process="worker")
+    configure_tracing(settings, "worker")
     engine = make_engine(settings.database_url)
     if migrate:
         upgrade(engine)

@@ -11,6 +11,7 @@ import structlog
 
 from odata_clients.errors import SapError
 from odata_clients.http import CallEvent, record_calls
+from runtime import tracing
 from runtime.user_assertion import UserAssertionUnavailable
 from store import Command, CommandNotFound, SerialKeyBusy, Status
 from workers.bootstrap import WorkerContext, get_context
@@ -43,16 +44,27 @@ def run(context: WorkerContext, command_id: str) -> Command | None:
         command_type=command.type,
         attempt=command.attempts,
     )
-    if command.attempts > context.retry.max_attempts:
-        # A command whose attempts keep dying with their worker (reclaimed each time) ends here.
-        log.warning("writeback_out_of_attempts", attempts=command.attempts)
-        return context.store.end(
-            command.id,
-            Status.DEAD,
-            error={"kind": "out_of_attempts", "status": None, "message": f"{command.attempts - 1} attempts made"},
-            actor=context.name,
-        )
-    return _attempt(context, command)
+    # Tracing on: this attempt continues the trace of the request that made the command (its SAP calls nest here).
+    with tracing.span(
+        f"writeback {command.type}",
+        "consumer",
+        parent=command.traceparent,
+        attributes={"writeback.id": command.id, "writeback.attempt": command.attempts, "request_id": correlation},
+    ) as span:
+        if command.attempts > context.retry.max_attempts:
+            # A command whose attempts keep dying with their worker (reclaimed each time) ends here.
+            log.warning("writeback_out_of_attempts", attempts=command.attempts)
+            ended = context.store.end(
+                command.id,
+                Status.DEAD,
+                error={"kind": "out_of_attempts", "status": None, "message": f"{command.attempts - 1} attempts made"},
+                actor=context.name,
+            )
+        else:
+            ended = _attempt(context, command)
+        if span is not None:
+            span.set_attribute("writeback.status", ended.status.value)
+        return ended
 
 
 def _start(context: WorkerContext, command_id: str) -> Command | None:

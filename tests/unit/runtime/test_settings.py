@@ -116,3 +116,35 @@ def test_password_is_not_in_repr() -> None:
 def test_replace_rejects_unknown_settings() -> None:
     with pytest.raises(ConfigError, match="no_such"):
         Settings().replace(no_such=1)
+
+
+def test_tracing_is_off_by_default_and_named_after_the_app() -> None:
+    settings = from_env({"VCAP_APPLICATION": json.dumps({"application_name": "sapext"}), "APP_ENV": "development"})
+    assert settings.otel_enabled is False
+    assert settings.otel_service_name == "sapext"
+    assert settings.otel_exporter_otlp_endpoint == "http://localhost:4318"
+
+
+def test_tracing_settings_are_read() -> None:
+    settings = from_env(
+        {
+            "OTEL_ENABLED": "true",
+            "OTEL_TRACES_EXPORTER": "console",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "https://collector.example.com:4318/",
+            "OTEL_EXPORTER_OTLP_HEADERS": "api-key=s3cret",
+            "OTEL_SERVICE_NAME": "sapext-eu",
+        }
+    )
+    assert settings.otel_enabled and settings.otel_traces_exporter == "console"
+    assert settings.otel_exporter_otlp_endpoint == "https://collector.example.com:4318"
+    assert settings.otel_service_name == "sapext-eu"
+    assert "s3cret" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("OTEL_ENABLED", "maybe"), ("OTEL_TRACES_EXPORTER", "jaeger"), ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")],
+)
+def test_malformed_tracing_settings_name_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        from_env({name: value})
