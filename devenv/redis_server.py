@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import ctypes
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+
+def die_with_parent() -> None:
+    """Runs in a child before exec: if its parent dies (even by SIGKILL) the child gets SIGTERM (Linux)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass  # not Linux: the parent's own clean-up still stops the child
 
 
 def free_port() -> int:
@@ -80,7 +90,7 @@ def spawn_redis(port: int | None = None, persist: bool = False) -> SpawnedRedis:
         "--protected-mode", "yes",
     ]  # fmt: skip
     log = Path(workdir.name) / "redis.log"
-    process = subprocess.Popen([*args, "--logfile", str(log)], stdout=subprocess.DEVNULL)
+    process = subprocess.Popen([*args, "--logfile", str(log)], stdout=subprocess.DEVNULL, preexec_fn=die_with_parent)
     try:
         wait_for_port("127.0.0.1", port)
     except TimeoutError:

@@ -3,7 +3,6 @@ one worker, on embedded defaults. Ctrl-C (or SIGTERM) stops every process it sta
 
 from __future__ import annotations
 
-import ctypes
 import os
 import shutil
 import signal
@@ -17,19 +16,11 @@ from types import FrameType
 
 import requests
 
-from devenv.redis_server import SpawnedRedis, spawn_redis, wait_for_port
+from devenv.redis_server import SpawnedRedis, die_with_parent, spawn_redis, wait_for_port
 from runtime.settings import DEV_ISSUER
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-
-
-def _die_with_parent() -> None:
-    """Runs in the child before exec: if this launcher dies (even by SIGKILL), the child gets SIGTERM."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass  # not Linux: Ctrl-C handling below still stops everything
 
 
 def _port_is_free(port: int) -> bool:
@@ -46,7 +37,7 @@ class Launcher:
         self.metrics_dir: str | None = None
 
     def start(self, name: str, args: list[str], env: dict[str, str]) -> None:
-        process = subprocess.Popen(args, cwd=ROOT, env=env, start_new_session=True, preexec_fn=_die_with_parent)
+        process = subprocess.Popen(args, cwd=ROOT, env=env, start_new_session=True, preexec_fn=die_with_parent)
         self.children.append((name, process))
 
     def exited(self) -> tuple[str, int] | None:
