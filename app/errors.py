@@ -92,7 +92,7 @@ def describe(error: DomainError) -> Problem:
     if isinstance(error, Forbidden):
         return Problem(403, str(error))
     if isinstance(error, Unprocessable):
-        return Problem(422, str(error), {"json": {error.field: [str(error)]}} if error.field else None)
+        return Problem(422, str(error), error.details())
     if isinstance(error, StateConflict):
         return Problem(409, str(error))
     if isinstance(error, SapUnavailable | SapLocked):

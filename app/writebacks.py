@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from flask import current_app, g, request, url_for
 from flask_smorest import abort
 
+from roles.errors import IdempotencyKeyReused
 from roles.policy import Principal
 from runtime.tracing import current_traceparent
 from store import Command, IdempotencyConflict, NewCommand, Store
@@ -29,6 +31,28 @@ def idempotency_key() -> str:
 
 def store() -> Store:
     return current_app.extensions["store"]  # type: ignore[no-any-return]
+
+
+def replay(
+    principal: Principal, key: str, type_: str, target: tuple[str, str], request_fields: Mapping[str, Any]
+) -> Command | None:
+    """The command this key already stands for, checked before anything is asked of SAP.
+
+    A client that lost our 202 re-sends the same request: it gets its command back even when SAP's
+    state has moved on because of it (the task decided, the operation final). `request_fields` are
+    what the client asked for, as the payload holds them (None: absent); any difference is a 422.
+    """
+    existing = store().find_by_key(principal.user_name, key)
+    if existing is None:
+        return None
+    same = (
+        existing.type == type_
+        and (existing.target_type, existing.target_id) == target
+        and all(existing.payload.get(name) == value for name, value in request_fields.items())
+    )
+    if not same:
+        raise IdempotencyKeyReused(key, existing.id)
+    return existing
 
 
 def submit(
@@ -64,11 +88,7 @@ def submit(
     try:
         command, created = store().accept(new)
     except IdempotencyConflict as exc:
-        abort(
-            422,
-            message=f"{IDEMPOTENCY_HEADER} {key!r} was already used for a different request; use a new key",
-            errors={"existing_writeback": exc.existing.id},
-        )
+        raise IdempotencyKeyReused(key, exc.existing.id) from exc
     if created:
         enqueue_command(current_app.extensions["redis"], command.id)
     return command

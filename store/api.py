@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, func, or_, select
+from sqlalchemy import ColumnElement, Engine, Select, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -51,6 +51,12 @@ def request_fingerprint(new: NewCommand) -> str:
         canonical_json(
             {"type": new.type, "target_type": new.target_type, "target_id": new.target_id, "payload": new.payload}
         )
+    )
+
+
+def _by_key(requested_by: str, idempotency_key: str) -> Select[CommandRow]:
+    return select(CommandRow).where(
+        CommandRow.requested_by == requested_by, CommandRow.idempotency_key == idempotency_key
     )
 
 
@@ -176,11 +182,7 @@ class Store:
         canonical_json(new.attributes)  # refuse what JSON columns could not store exactly, before any write
         try:
             with self._write() as tx:
-                existing = tx.session.execute(
-                    select(CommandRow).where(
-                        CommandRow.requested_by == new.requested_by, CommandRow.idempotency_key == new.idempotency_key
-                    )
-                ).scalar_one_or_none()
+                existing = tx.session.execute(_by_key(new.requested_by, new.idempotency_key)).scalar_one_or_none()
                 if existing is not None:
                     return self._replayed(_to_command(existing), fingerprint), False
                 row = CommandRow(
@@ -210,11 +212,7 @@ class Store:
             # Not reachable while writers are serialised by the chain head; kept so that a lost race can
             # never surface as a server error if that ever changes.
             with self._read() as session:
-                found = session.execute(
-                    select(CommandRow).where(
-                        CommandRow.requested_by == new.requested_by, CommandRow.idempotency_key == new.idempotency_key
-                    )
-                ).scalar_one_or_none()
+                found = session.execute(_by_key(new.requested_by, new.idempotency_key)).scalar_one_or_none()
                 if found is None:
                     raise
                 return self._replayed(_to_command(found), fingerprint), False
@@ -224,6 +222,12 @@ class Store:
         if existing.payload_hash != fingerprint:
             raise IdempotencyConflict(existing)
         return existing
+
+    def find_by_key(self, requested_by: str, idempotency_key: str) -> Command | None:
+        """The user's command under this idempotency key, if any (the web layer replays it before re-checking)."""
+        with self._read() as session:
+            row = session.execute(_by_key(requested_by, idempotency_key)).scalar_one_or_none()
+            return _to_command(row) if row is not None else None
 
     def get(self, command_id: str) -> Command | None:
         with self._read() as session:

@@ -10,7 +10,7 @@ from flask.views import MethodView
 from app.auth import RoleBlueprint, current_principal
 from app.errors import DOMAIN_ERRORS, describe, error_body
 from app.paging import page_request
-from app.writebacks import accepted, idempotency_key, submit
+from app.writebacks import accepted, idempotency_key, replay, submit
 from roles.common import IDEMPOTENCY_KEY_PARAMETER, page_result
 from roles.executive import commands, schemas, service
 from roles.policy import Role
@@ -67,6 +67,10 @@ class DecisionOptions(MethodView):
 
 
 def _submit_decision(approval_id: str, decision: str, comment: str, key: str) -> Any:
+    target = ("Task", approval_id)
+    asked = {"decision": decision, "comments": comment}
+    if existing := replay(current_principal(), key, CommandType.TASK_DECISION, target, asked):
+        return existing
     payload = commands.prepare_decision(
         current_app.extensions["sap"], current_principal(), approval_id, decision, comment
     )
@@ -117,6 +121,8 @@ class MassDecision(MethodView):
 
 def _task_action(approval_id: str, action: str, type_: CommandType) -> Any:
     key = idempotency_key()
+    if existing := replay(current_principal(), key, type_, ("Task", approval_id), {}):
+        return accepted(existing)
     payload = commands.prepare_task_action(current_app.extensions["sap"], current_principal(), approval_id, action)
     return accepted(submit(current_principal(), Role.EXECUTIVE, type_, ("Task", approval_id), dict(payload), key))
 
@@ -157,6 +163,9 @@ class Forward(MethodView):
     def post(self, body: dict[str, str], approval_id: str) -> Any:
         """Forward a task to another SAP user"""
         key = idempotency_key()
+        asked = {"forward_to": body["to_user"].upper()}
+        if existing := replay(current_principal(), key, CommandType.TASK_FORWARD, ("Task", approval_id), asked):
+            return accepted(existing)
         payload = commands.prepare_forward(
             current_app.extensions["sap"], current_principal(), approval_id, body["to_user"]
         )

@@ -10,7 +10,7 @@ from flask_smorest import abort
 
 from app.auth import RoleBlueprint, current_principal
 from app.paging import page_request
-from app.writebacks import accepted, idempotency_key, submit
+from app.writebacks import accepted, idempotency_key, replay, submit
 from odata_clients.models import ProductionOrder
 from roles.common import IDEMPOTENCY_KEY_PARAMETER, IF_MATCH_PARAMETER, page_result
 from roles.plant_manager import commands, schemas, service
@@ -81,6 +81,12 @@ class ProductionOrderById(MethodView):
         if len(if_match) > MAX_ETAG_LENGTH:
             abort(400, message=f"If-Match is longer than {MAX_ETAG_LENGTH} characters; send the sap_etag unchanged")
         key = idempotency_key()
+        asked = {
+            name: (day.isoformat() if (day := body.get(name)) else None) for name in ("planned_start", "planned_end")
+        }
+        target = ("ProductionOrder", order_id)
+        if existing := replay(current_principal(), key, CommandType.ORDER_RESCHEDULE, target, asked):
+            return accepted(existing)
         payload = commands.prepare_reschedule(
             current_app.extensions["sap"],
             current_principal(),
@@ -110,6 +116,8 @@ class ReleaseOrder(MethodView):
     def post(self, order_id: str) -> Any:
         """Release a production order (SAP's ReleaseOrder); needs an Idempotency-Key"""
         key = idempotency_key()
+        if existing := replay(current_principal(), key, CommandType.ORDER_RELEASE, ("ProductionOrder", order_id), {}):
+            return accepted(existing)
         payload = commands.prepare_release(current_app.extensions["sap"], current_principal(), order_id)
         command = submit(
             current_principal(),

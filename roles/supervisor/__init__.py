@@ -9,7 +9,7 @@ from flask.views import MethodView
 
 from app.auth import RoleBlueprint, current_principal
 from app.paging import page_request
-from app.writebacks import accepted, idempotency_key, submit
+from app.writebacks import accepted, idempotency_key, replay, submit
 from roles.common import IDEMPOTENCY_KEY_PARAMETER, page_result
 from roles.policy import Role
 from roles.supervisor import commands, schemas, service
@@ -72,6 +72,15 @@ class Confirmations(MethodView):
         """
         key = idempotency_key()
         settings = current_app.extensions["settings"]
+        order_id, operation = service.split_id(work_order_id)
+        if existing := replay(
+            current_principal(),
+            key,
+            CommandType.OPERATION_CONFIRM,
+            ("ProductionOrder", order_id),
+            commands.asked_fields(operation, body),
+        ):
+            return accepted(existing)
         payload = commands.prepare_confirmation(
             current_app.extensions["sap"],
             current_principal(),

@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 from odata_clients.connectivity import SapConnectivity
 from roles.errors import StateConflict, Unprocessable
 from roles.policy import Principal
 from roles.supervisor.service import get_work_order
-from workers.commands import ConfirmationPayload
+from workers.commands import ConfirmationPayload, QuantityPayload
+
+
+def _quantity(value: Decimal, unit: str) -> QuantityPayload:
+    return {"value": str(value), "unit": unit}
+
+
+def asked_fields(operation: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """What the supervisor asked for, as the payload records it (to recognise a re-sent request)."""
+    unit = str(body["unit"]).upper()
+    scrap = body["scrap_quantity"]
+    return {
+        "operation": operation,
+        "yield_quantity": _quantity(body["yield_quantity"], unit),
+        "scrap_quantity": _quantity(scrap, unit) if scrap > 0 else None,
+        "is_final": body["final"],
+        "text": body["text"],
+    }
 
 
 def prepare_confirmation(
@@ -46,10 +65,10 @@ def prepare_confirmation(
         "sequence": operation.sequence,
         "plant": operation.plant,
         "work_center": operation.work_center,
-        "yield_quantity": {"value": str(yield_quantity), "unit": planned_unit},
+        "yield_quantity": _quantity(yield_quantity, planned_unit),
         "is_final": is_final,
         "text": text,
     }
     if scrap_quantity > 0:
-        payload["scrap_quantity"] = {"value": str(scrap_quantity), "unit": planned_unit}
+        payload["scrap_quantity"] = _quantity(scrap_quantity, planned_unit)
     return payload

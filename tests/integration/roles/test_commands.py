@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from odata_clients.models import ConfirmationRequest, Quantity
 from tests.conftest import MockSap
 from tests.integration.roles.conftest import Token, bearer, sap_rows
 
@@ -210,3 +211,41 @@ def test_reschedule_refuses_absurd_dates_and_oversized_etags(api: FlaskClient, t
     assert api.patch(url, json={"planned_start": "0001-01-01"}, headers=with_etag).status_code == 422
     huge = {**headers, **key(), "If-Match": "W/" + "x" * 300}
     assert api.patch(url, json={"planned_start": "2027-01-10"}, headers=huge).status_code == 400
+
+
+def test_resending_after_the_command_changed_sap_returns_the_same_command(
+    api: FlaskClient, supervisor: dict[str, str], token: Token
+) -> None:
+    """A client that lost the 202 re-sends: it must get its command back, even though SAP moved on."""
+    work = open_work_order(api, supervisor)
+    url = f"/api/v1/work-orders/{work['id']}/confirmations"
+    body = {"yield_quantity": work["quantity_to_go"]["value"], "unit": work["planned_quantity"]["unit"], "final": True}
+    headers = {**supervisor, **key()}
+    first = api.post(url, json=body, headers=headers)
+    assert first.status_code == 202
+    # what the worker would do: the operation is now final in SAP, so a fresh request would be refused
+    sap = api.application.extensions["sap"]
+    order_id, operation = work["order_id"], work["operation"]
+    sap.confirmations.create(
+        ConfirmationRequest(
+            order_id=order_id,
+            operation=operation,
+            yield_quantity=Quantity(Decimal(body["yield_quantity"]), body["unit"]),
+            external_id=first.json["id"],
+            is_final=True,
+        )
+    )
+    assert api.post(url, json=body, headers={**supervisor, **key()}).status_code == 409
+    again = api.post(url, json=body, headers=headers)
+    assert again.status_code == 202 and again.json["id"] == first.json["id"]
+    changed = api.post(url, json={**body, "text": "other"}, headers=headers)
+    assert changed.status_code == 422 and changed.json["errors"]["existing_writeback"] == first.json["id"]
+
+    anna = bearer(token("Executive", user="EXEC_ANNA"))
+    task = api.get("/api/v1/approvals?limit=1", headers=anna).json["items"][0]
+    decide = {**anna, **key()}
+    decided = api.post(f"/api/v1/approvals/{task['id']}/decision", json={"decision": "approve"}, headers=decide)
+    batch = {"items": [{"id": task["id"], "decision": "reject"}, {"id": task["id"], "decision": "approve"}]}
+    results = api.post("/api/v1/approvals/decisions", json=batch, headers=decide).json["results"]
+    assert [r["status"] for r in results] == [202, 422], "one item's reused key must not sink the batch"
+    assert decided.status_code == 202
