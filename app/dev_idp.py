@@ -60,6 +60,7 @@ def mint_token(
         lifetime=lifetime,
         origin="dev-idp",
         grant_type="password",
+        email=f"{user.lower()}@example.com",
     )
     claims.update(overrides)
     return sign(load_or_create_key(settings.dev_idp_key_file), claims)

@@ -29,6 +29,8 @@ class Settings:
 
     env: str = "development"
     port: int = 8080
+    web_concurrency: int = 2  # gunicorn worker processes
+    gunicorn_threads: int = 4  # threads per gunicorn worker
     redis_url: str = "redis://127.0.0.1:6379/0"
     database_url: str = f"sqlite:///{ROOT / 'instance' / 'sapext.db'}"
     sap_url: str = "http://127.0.0.1:8081"
@@ -49,7 +51,7 @@ class Settings:
     jwt_issuer: str = DEV_ISSUER
     jwks_url: str = ""  # empty: the development identity provider's own keys
     jwt_leeway: int = 30
-    # A plant that tolerates over-delivery lets supervisors confirm more than the planned quantity.
+    # Lets supervisors confirm more than the quantity still to go (for every plant: SAP's own tolerances still apply).
     allow_over_confirmation: bool = False
     dev_idp_key_file: str = str(ROOT / "instance" / "dev-idp-key.json")
     # Writeback jobs: transient SAP failures are retried after min(max, base * 2**(n-1)) seconds, halved
@@ -145,6 +147,19 @@ def _vcap_services(environ: Mapping[str, str]) -> dict[str, list[dict[str, Any]]
     return parsed
 
 
+INDEX = "CF_INSTANCE_INDEX"
+
+
+def _vcap_application(environ: Mapping[str, str]) -> dict[str, Any]:
+    try:
+        parsed = json.loads(environ.get("VCAP_APPLICATION") or "{}")
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"VCAP_APPLICATION is not valid JSON: {exc}") from exc
+    if not isinstance(parsed, dict):
+        raise ConfigError("VCAP_APPLICATION must be a JSON object")
+    return parsed
+
+
 def _bound_credentials(services: Mapping[str, list[dict[str, Any]]], *labels: str) -> dict[str, Any] | None:
     """Credentials of the first binding whose label, name or tags mention one of `labels`."""
     for label, bindings in services.items():
@@ -174,7 +189,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
     environ = os.environ if environ is None else environ
     defaults = Settings()
     services = _vcap_services(environ)
-    application: dict[str, Any] = json.loads(environ.get("VCAP_APPLICATION") or "{}")
+    application = _vcap_application(environ)
 
     redis_url = environ.get("REDIS_URL")
     if not redis_url and (creds := _bound_credentials(services, "redis")):
@@ -225,6 +240,8 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         env=env,
         port=_int(environ, "PORT", defaults.port),
+        web_concurrency=_int(environ, "WEB_CONCURRENCY", defaults.web_concurrency),
+        gunicorn_threads=_int(environ, "GUNICORN_THREADS", defaults.gunicorn_threads),
         redis_url=redis_url or defaults.redis_url,
         database_url=database_url or defaults.database_url,
         sap_url=(environ.get("SAP_URL") or defaults.sap_url).rstrip("/"),
@@ -239,7 +256,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         max_request_bytes=_int(environ, "MAX_REQUEST_BYTES", defaults.max_request_bytes),
         cors_origins=cors,
         app_name=app_name,
-        instance_index=int(application.get("instance_index") or environ.get("CF_INSTANCE_INDEX") or 0),
+        instance_index=_int({INDEX: str(application.get("instance_index") or environ.get(INDEX) or 0)}, INDEX, 0),
         xsappname=environ.get("XSAPPNAME") or str(xsuaa.get("xsappname") or defaults.xsappname),
         jwt_issuer=jwt_issuer or defaults.jwt_issuer,
         jwks_url=jwks_url,

@@ -66,6 +66,7 @@ def user_claims(
     lifetime: int,
     origin: str,
     grant_type: str,
+    email: str | None = None,
 ) -> dict[str, Any]:
     """Claims shaped like an XSUAA user token (what SAP's principal propagation maps to a user)."""
     now = int(time.time())
@@ -76,7 +77,6 @@ def user_claims(
         "cid": "sb-" + xsappname,
         "grant_type": grant_type,
         "user_name": user,
-        "email": f"{user.lower()}@example.com",
         "origin": origin,
         "scope": ["openid", *scopes],
         "xs.user.attributes": dict(attributes),
@@ -84,6 +84,8 @@ def user_claims(
         "iat": now,
         "nbf": now,
         "exp": now + lifetime,
+        # Only development tokens invent an e-mail: SAP may map users by it, so assertions never carry one.
+        **({"email": email} if email else {}),
     }
 
 

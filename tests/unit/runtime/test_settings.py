@@ -148,3 +148,10 @@ def test_tracing_settings_are_read() -> None:
 def test_malformed_tracing_settings_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         from_env({name: value})
+
+
+def test_malformed_vcap_application_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match="VCAP_APPLICATION"):
+        from_env({"VCAP_APPLICATION": "[1"})
+    with pytest.raises(ConfigError, match="integer"):
+        from_env({"VCAP_APPLICATION": json.dumps({"instance_index": "first"}), "APP_ENV": "development"})

@@ -36,6 +36,7 @@ def test_assertion_is_short_lived_signed_and_names_the_user(tmp_path: Path) -> N
     assert claims["iss"] == settings.sap_user_assertion_issuer
     assert claims["scope"] == ["openid", f"{settings.xsappname}.Executive"]
     assert claims["exp"] - claims["iat"] == 120
+    assert "email" not in claims, "SAP may map users by e-mail: an assertion must not invent one"
 
 
 def test_production_without_a_trusted_key_has_no_signer(tmp_path: Path) -> None:
