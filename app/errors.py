@@ -52,7 +52,9 @@ def handle_http_exception(error: HTTPException) -> ResponseReturnValue:
     code = error.code or 500
     data = getattr(error, "data", None) or {}
     errors = data.get("messages") or data.get("errors")
-    message = data.get("message") or error.description or HTTPStatus(code).phrase
+    # webargs' validation errors carry werkzeug's generic text; say which fields are wrong instead.
+    generic = errors and not data.get("message")
+    message = _summary(errors) if generic else data.get("message") or error.description or HTTPStatus(code).phrase
     response = jsonify(error_body(code, str(message), errors))
     response.status_code = code
     for name, value in (data.get("headers") or {}).items():
@@ -60,6 +62,26 @@ def handle_http_exception(error: HTTPException) -> ResponseReturnValue:
     if code == 405 and (valid_methods := getattr(error, "valid_methods", None)):
         response.headers["Allow"] = ", ".join(valid_methods)
     return response
+
+
+def _summary(errors: Any) -> str:
+    """`{"json": {"unit": ["Missing data"]}}` -> `invalid request: json.unit: Missing data`."""
+    problems: list[str] = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            for key, child in node.items():
+                walk(child, f"{path}.{key}" if path else str(key))
+        elif isinstance(node, list) and all(isinstance(item, str) for item in node):
+            problems.append(f"{path}: {' '.join(node)}")
+        elif isinstance(node, list):
+            for index, child in enumerate(node):
+                walk(child, f"{path}[{index}]")
+        else:
+            problems.append(f"{path}: {node}")
+
+    walk(errors, "")
+    return "invalid request: " + "; ".join(problems[:10])
 
 
 def handle_unexpected(error: Exception) -> ResponseReturnValue:
@@ -122,7 +144,7 @@ def _json_error(code: int, message: str, errors: dict[str, Any] | None = None) -
 
 
 def register_error_handlers(app: Flask) -> None:
-    app.register_error_handler(HTTPException, handle_http_exception)
+    # HTTPException is answered by ExtensionApi.handle_http_exception (flask-smorest registers it).
     for domain_error in DOMAIN_ERRORS:
         app.register_error_handler(domain_error, handle_domain_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from app.paging import DEFAULT_LIMIT, MAX_LIMIT
+from app.paging import PageArgsSchema
 from roles.writebacks.schemas import WritebackSchema
 
 
-class CursorArgsSchema(ma.Schema):
-    limit = ma.fields.Integer(load_default=DEFAULT_LIMIT, validate=ma.validate.Range(min=1, max=MAX_LIMIT))
-    cursor = ma.fields.String(validate=ma.validate.Length(max=512))
-
-
-class DeadLetterQueryArgsSchema(CursorArgsSchema):
+class DeadLetterQueryArgsSchema(PageArgsSchema):
     type = ma.fields.String(validate=ma.validate.Length(max=40), metadata={"example": "operation.confirm"})
 
 
@@ -32,7 +27,7 @@ class DiscardArgsSchema(ma.Schema):
     reason = ma.fields.String(validate=ma.validate.Length(max=200), metadata={"example": "order was deleted in SAP"})
 
 
-class AuditQueryArgsSchema(CursorArgsSchema):
+class AuditQueryArgsSchema(PageArgsSchema):
     user = ma.fields.String(
         validate=ma.validate.Length(max=64), metadata={"description": "Actor or the user acted for"}
     )

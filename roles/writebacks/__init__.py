@@ -43,7 +43,10 @@ class WritebackById(MethodView):
     @blp.response(200, schemas.WritebackSchema)
     @blp.alt_response(404, description="No such writeback of the caller")
     def get(self, writeback_id: str) -> Command:
-        """One writeback: status (accepted, running, succeeded, rejected, conflict, dead), attempts, SAP's message"""
+        """One writeback: its status, attempts and SAP's message
+
+        Status: accepted, running, succeeded, rejected, conflict, dead or discarded.
+        """
         principal = current_principal()
         command = store().get(writeback_id) if len(writeback_id) <= 64 else None
         # Someone else's command is as invisible as a missing one; the integration admin sees every one.

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from app.paging import DEFAULT_LIMIT, MAX_LIMIT
+from app.paging import PageArgsSchema
+from store import Status
 
-STATUSES = ("accepted", "running", "succeeded", "rejected", "conflict", "dead", "discarded")
+STATUSES = [status.value for status in Status]
 
 
 class WritebackErrorSchema(ma.Schema):
@@ -36,10 +37,8 @@ class WritebackSchema(ma.Schema):
     finished_at = ma.fields.DateTime(allow_none=True)
 
 
-class WritebackQueryArgsSchema(ma.Schema):
+class WritebackQueryArgsSchema(PageArgsSchema):
     status = ma.fields.String(validate=ma.validate.OneOf(STATUSES))
-    limit = ma.fields.Integer(load_default=DEFAULT_LIMIT, validate=ma.validate.Range(min=1, max=MAX_LIMIT))
-    cursor = ma.fields.String(validate=ma.validate.Length(max=512))
 
 
 class WritebackPageSchema(ma.Schema):
