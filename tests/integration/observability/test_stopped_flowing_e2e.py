@@ -22,7 +22,7 @@ from workers.enqueue import enqueue_command
 from workers.watchdog import STOPPED_FLOWING
 
 ROOT = Path(__file__).resolve().parents[3]
-REDIS_DB = 6  # this test's own database on the session's Redis server
+REDIS_DB = 8  # this test's own database on the session's Redis server (the e2e writeback tests use 6)
 STOPPED_AFTER = 2.0
 
 
@@ -104,10 +104,11 @@ def test_stopped_worker_fires_and_restarted_worker_resolves(
     def succeeded(command_id: str) -> Callable[[], bool]:
         return lambda: (c := store.get(command_id)) is not None and c.status == Status.SUCCEEDED
 
-    processes.start("watchdog")
     worker = processes.start()
     first = arrive()
     wait_for(succeeded(first), 60, "the running worker to apply the first command")
+    # Only now: before the first success, a slow worker start would already look like "stopped flowing".
+    processes.start("watchdog")
 
     Processes.stop(worker)
     stranded = [arrive(), arrive()]
