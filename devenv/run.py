@@ -17,10 +17,16 @@ from types import FrameType
 import requests
 
 from devenv.redis_server import SpawnedRedis, die_with_parent, spawn_redis, wait_for_port
-from runtime.settings import DEV_ISSUER
+from runtime.settings import DEV_ISSUER, from_env
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+
+
+def _remove_default_store() -> None:
+    database = Path(from_env({}).database_url.removeprefix("sqlite:///"))
+    for path in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
+        path.unlink(missing_ok=True)
 
 
 def _port_is_free(port: int) -> bool:
@@ -97,6 +103,10 @@ def main() -> int:
         if not env.get("REDIS_URL"):
             launcher.redis = spawn_redis()
             env["REDIS_URL"] = launcher.redis.url
+        if not env.get("SAP_URL") and not env.get("DATABASE_URL"):
+            # The mock SAP starts from its seed every run; a store remembering last run's writebacks would
+            # disagree with it (a "succeeded" approval whose task is open again). Both start fresh.
+            _remove_default_store()
         if not env.get("SAP_URL"):
             mock_port = int(env.get("MOCK_SAP_PORT", "8081"))
             if not _port_is_free(mock_port):

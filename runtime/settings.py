@@ -68,6 +68,7 @@ class Settings:
     reconcile_running_after: float = 600.0  # running but untouched: longer than any job can run (job timeout)
     # Acting as the user in SAP (task commands): a key SAP trusts signs a short-lived assertion for the user.
     sap_user_assertion_key_file: str = ""  # empty: the development identity provider's key (development only)
+    sap_user_assertion_key: str = field(default="", repr=False)  # the same JWK as JSON text (Cloud Foundry)
     sap_user_assertion_issuer: str = DEV_ISSUER
     sap_user_assertion_lifetime: int = 300
     # Test hook: a job touches this file after SAP applied a command and waits until it is removed.
@@ -218,6 +219,11 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError("JWT_ISSUER and JWKS_URL go together: set both, or neither for the development IdP")
     if env == "production" and not jwks_url:
         raise ConfigError("production needs JWT_ISSUER and JWKS_URL (or an xsuaa binding in VCAP_SERVICES)")
+    if env == "production" and not (
+        environ.get("SAP_USER_ASSERTION_KEY") or environ.get("SAP_USER_ASSERTION_KEY_FILE")
+    ):
+        # Without it every approval would be accepted and then die in the worker: refuse to start instead.
+        raise ConfigError("production needs SAP_USER_ASSERTION_KEY (or _FILE): the key SAP trusts to act as users")
 
     log_format = environ.get("LOG_FORMAT", defaults.log_format)
     if log_format not in ("auto", "json", "console"):
@@ -271,6 +277,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         reconcile_accepted_after=_float(environ, "RECONCILE_ACCEPTED_AFTER", defaults.reconcile_accepted_after),
         reconcile_running_after=_float(environ, "RECONCILE_RUNNING_AFTER", defaults.reconcile_running_after),
         sap_user_assertion_key_file=environ.get("SAP_USER_ASSERTION_KEY_FILE", ""),
+        sap_user_assertion_key=environ.get("SAP_USER_ASSERTION_KEY", ""),
         sap_user_assertion_issuer=environ.get("SAP_USER_ASSERTION_ISSUER") or defaults.sap_user_assertion_issuer,
         sap_user_assertion_lifetime=_int(environ, "SAP_USER_ASSERTION_LIFETIME", defaults.sap_user_assertion_lifetime),
         writeback_test_pause_file=pause_file,

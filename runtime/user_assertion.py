@@ -42,9 +42,21 @@ def load_or_create_key(path: str) -> RSAKey:
 def load_key(path: str) -> RSAKey:
     """A configured signing key (never created: a missing production key is an error, not a new key)."""
     try:
-        return RSAKey.import_key(json.loads(Path(path).read_text()))
-    except (OSError, ValueError, JoseError) as exc:
+        text = Path(path).read_text()
+    except OSError as exc:
         raise UserAssertionUnavailable(f"cannot read the user assertion key {path!r}: {exc}") from exc
+    return parse_key(text, repr(path))
+
+
+def parse_key(text: str, source: str) -> RSAKey:
+    """A private RSA JWK from JSON text; the error names where it came from, never its content."""
+    try:
+        key = RSAKey.import_key(json.loads(text))
+    except (ValueError, JoseError) as exc:
+        raise UserAssertionUnavailable(f"cannot read the user assertion key {source}: {type(exc).__name__}") from exc
+    if not key.is_private:
+        raise UserAssertionUnavailable(f"the user assertion key {source} has no private part")
+    return key
 
 
 def public_key_set(key: RSAKey) -> KeySet:
@@ -115,7 +127,9 @@ class UserAssertionSigner:
 
 def user_assertion_signer(settings: Settings) -> UserAssertionSigner | None:
     """The configured signer; in development the dev identity provider's key. None: not configured."""
-    if settings.sap_user_assertion_key_file:
+    if settings.sap_user_assertion_key:
+        key = parse_key(settings.sap_user_assertion_key, "SAP_USER_ASSERTION_KEY")
+    elif settings.sap_user_assertion_key_file:
         key = load_key(settings.sap_user_assertion_key_file)
     elif not settings.is_production:
         key = load_or_create_key(settings.dev_idp_key_file)

@@ -57,6 +57,7 @@ def test_vcap_services_bindings_fill_redis_and_database() -> None:
             "SAP_URL": "https://s4",
             "SAP_USER": "TECH",
             "SAP_PASSWORD": "secret",
+            "SAP_USER_ASSERTION_KEY_FILE": "/etc/keys/assertion.json",
         }
     )
     assert settings.redis_url == "redis://:pw@r.internal:1234/0"

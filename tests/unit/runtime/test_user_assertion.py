@@ -61,7 +61,32 @@ def test_test_hook_is_refused_in_production() -> None:
         "SAP_PASSWORD": "p",
         "JWT_ISSUER": "https://idp",
         "JWKS_URL": "https://idp/keys",
+        "SAP_USER_ASSERTION_KEY_FILE": "/etc/keys/assertion.json",
         "WRITEBACK_TEST_PAUSE_AFTER_APPLY_FILE": "/tmp/pause",
     }
     with pytest.raises(ConfigError, match="test hook"):
         from_env(environ)
+
+
+def test_production_refuses_to_start_without_an_assertion_key() -> None:
+    environ = {
+        "APP_ENV": "production",
+        "SAP_URL": "https://s4",
+        "SAP_USER": "T",
+        "SAP_PASSWORD": "p",
+        "JWT_ISSUER": "https://idp",
+        "JWKS_URL": "https://idp/keys",
+    }
+    with pytest.raises(ConfigError, match="SAP_USER_ASSERTION_KEY"):
+        from_env(environ)
+
+
+def test_key_from_the_environment_and_only_a_private_one(tmp_path: Path) -> None:
+    key = load_or_create_key(str(tmp_path / "k.json"))
+    settings = Settings(env="production", sap_user_assertion_key=json.dumps(key.as_dict(private=True)))
+    signer = user_assertion_signer(settings)
+    assert signer is not None and signer.assertion("EXEC_BEN", "Executive").count(".") == 2
+    public_only = Settings(env="production", sap_user_assertion_key=json.dumps(key.as_dict(private=False)))
+    with pytest.raises(UserAssertionUnavailable, match="no private part"):
+        user_assertion_signer(public_only)
+    assert "sap_user_assertion_key=" not in repr(settings), "the key must not show in the settings' repr"
