@@ -105,6 +105,8 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", **static: Any) -> 
         library_logger = logging.getLogger(name)
         library_logger.handlers = []
         library_logger.propagate = True
+    # pyodata narrates every request at INFO (with its arguments); our sap_call event already covers each call.
+    logging.getLogger("pyodata").setLevel(max(logging.WARNING, root.level))
     _configured = True
 
 
