@@ -67,10 +67,11 @@ def _signing_keys(app: Flask, api: ExtensionApi, settings: Settings) -> JwksKeys
 
 
 def register_blueprints(api: ExtensionApi) -> None:
-    from app import health, integration_health
+    from app import health, integration_health, metrics
     from roles import admin, executive, me, plant_manager, supervisor, writebacks
 
     api.register_blueprint(health.blp)
+    api.register_blueprint(metrics.blp)
     api.register_blueprint(integration_health.blp)
     for role_blueprint in (me.blp, executive.blp, plant_manager.blp, supervisor.blp, writebacks.blp, admin.blp):
         api.register_blueprint(role_blueprint)

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 
 import structlog
 from flask import Flask, Response, current_app, g, request
+from flask_smorest import Blueprint
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -136,8 +137,8 @@ def _queue_metrics(app: Flask) -> Iterator[Metric]:
 
 
 def _store(app: Flask) -> Store:
-    store = app.extensions.get("store")
-    return store if isinstance(store, Store) else Store(app.extensions["db_engine"])
+    store: Store = app.extensions["store"]
+    return store
 
 
 def scrape_registry(app: Flask) -> CollectorRegistry:
@@ -152,13 +153,19 @@ def scrape_registry(app: Flask) -> CollectorRegistry:
     return registry
 
 
+blp = Blueprint("metrics", __name__, url_prefix="/metrics", description="Prometheus metrics")
+
+
+@blp.route("")
+@blp.response(200, content_type=CONTENT_TYPE_LATEST, description="Prometheus text exposition format")
 def metrics_view() -> Response:
+    """Every metric of this instance's processes, and the outbox and queue numbers (unauthenticated)"""
     registry = current_app.extensions["metrics_registry"]
     return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
 
 def init_metrics(app: Flask) -> None:
+    """Request metrics for every response; the /metrics blueprint is registered with the others."""
     app.extensions["metrics_registry"] = scrape_registry(app)
     app.before_request(_started)
     app.after_request(_observe)
-    app.add_url_rule("/metrics", "metrics", metrics_view, methods=["GET"])
