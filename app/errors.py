@@ -124,7 +124,7 @@ def describe(error: DomainError) -> Problem:
     if isinstance(error, SapPreconditionFailed):
         return Problem(412, f"the object changed in SAP: {error.message}")
     # Whatever else SAP said to a synchronous call is not the caller's fault and not our crash.
-    log.warning("sap_error_on_read", kind=error.kind, sap_status=error.status, sap_code=error.code)
+    log.warning("sap_error_answered", kind=error.kind, sap_status=error.status, sap_code=error.code)
     if isinstance(error, SapAuthError):
         return Problem(502, "SAP refused the credentials of this service; an administrator must fix them")
     return Problem(502, f"SAP answered unexpectedly: {error.message}")

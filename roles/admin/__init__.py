@@ -22,7 +22,7 @@ blp = RoleBlueprint(
 )
 
 
-def _dead(command_id: str) -> Command:
+def _writeback(command_id: str) -> Command:
     command = store().get(command_id) if len(command_id) <= 64 else None
     if command is None:
         raise NotInScope(f"writeback {command_id!r}")
@@ -53,7 +53,7 @@ class RetryDeadLetter(MethodView):
     @blp.alt_response(409, description="The writeback is not dead")
     def post(self, writeback_id: str) -> Any:
         """Retry a dead letter (audited)"""
-        _dead(writeback_id)
+        _writeback(writeback_id)
         try:
             command = store().requeue(
                 writeback_id, admin=current_principal().user_name, correlation_id=g.get("request_id")
@@ -73,7 +73,7 @@ class DeadLetter(MethodView):
     @blp.alt_response(409, description="The writeback is not dead")
     def delete(self, writeback_id: str, **args: Any) -> None:
         """Discard a dead letter: it stays in the trail as `discarded` (audited), it is never applied"""
-        _dead(writeback_id)
+        _writeback(writeback_id)
         try:
             store().discard(
                 writeback_id,
