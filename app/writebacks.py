@@ -10,7 +10,7 @@ from flask import current_app, g, request, url_for
 from flask_smorest import abort
 
 from roles.errors import IdempotencyKeyReused
-from roles.policy import Principal
+from roles.policy import NotInScope, Principal
 from runtime.tracing import current_traceparent
 from store import Command, IdempotencyConflict, NewCommand, Store
 from workers.enqueue import enqueue_command
@@ -31,6 +31,14 @@ def idempotency_key() -> str:
 
 def store() -> Store:
     return current_app.extensions["store"]  # type: ignore[no-any-return]
+
+
+def find(writeback_id: str) -> Command:
+    """A stored writeback by id; an unknown (or absurdly long) id is answered like any missing object."""
+    command = store().get(writeback_id) if len(writeback_id) <= 64 else None
+    if command is None:
+        raise NotInScope(f"writeback {writeback_id!r}")
+    return command
 
 
 def replay(

@@ -10,23 +10,16 @@ from flask_smorest import abort
 
 from app.auth import RoleBlueprint, current_principal
 from app.paging import invalid_cursor
-from app.writebacks import accepted, store
+from app.writebacks import accepted, find, store
 from roles.admin import schemas
-from roles.policy import NotInScope, Role
+from roles.policy import Role
 from roles.writebacks.schemas import WritebackSchema
-from store import Command, InvalidCursor, InvalidTransition, Status
+from store import InvalidCursor, InvalidTransition, Status
 from workers.enqueue import enqueue_command
 
 blp = RoleBlueprint(
     "admin", __name__, url_prefix="/api/v1/admin", description="Integration admin: dead letters and the audit trail"
 )
-
-
-def _writeback(command_id: str) -> Command:
-    command = store().get(command_id) if len(command_id) <= 64 else None
-    if command is None:
-        raise NotInScope(f"writeback {command_id!r}")
-    return command
 
 
 @blp.route("/dead-letters")
@@ -53,7 +46,7 @@ class RetryDeadLetter(MethodView):
     @blp.alt_response(409, description="The writeback is not dead")
     def post(self, writeback_id: str) -> Any:
         """Retry a dead letter (audited)"""
-        _writeback(writeback_id)
+        find(writeback_id)
         try:
             command = store().requeue(
                 writeback_id, admin=current_principal().user_name, correlation_id=g.get("request_id")
@@ -73,7 +66,7 @@ class DeadLetter(MethodView):
     @blp.alt_response(409, description="The writeback is not dead")
     def delete(self, writeback_id: str, **args: Any) -> None:
         """Discard a dead letter: it stays in the trail as `discarded` (audited), it is never applied"""
-        _writeback(writeback_id)
+        find(writeback_id)
         try:
             store().discard(
                 writeback_id,

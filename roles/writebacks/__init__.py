@@ -8,7 +8,7 @@ from flask.views import MethodView
 
 from app.auth import RoleBlueprint, current_principal
 from app.paging import invalid_cursor
-from app.writebacks import store
+from app.writebacks import find, store
 from roles.policy import NotInScope, Role
 from roles.writebacks import schemas
 from store import Command, InvalidCursor
@@ -48,9 +48,8 @@ class WritebackById(MethodView):
         Status: accepted, running, succeeded, rejected, conflict, dead or discarded.
         """
         principal = current_principal()
-        command = store().get(writeback_id) if len(writeback_id) <= 64 else None
+        command = find(writeback_id)
         # Someone else's command is as invisible as a missing one; the integration admin sees every one.
-        mine = command is not None and command.requested_by == principal.user_name
-        if command is None or not (mine or principal.has(Role.INTEGRATION_ADMIN)):
+        if command.requested_by != principal.user_name and not principal.has(Role.INTEGRATION_ADMIN):
             raise NotInScope(f"writeback {writeback_id!r}")
         return command
