@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
@@ -24,6 +24,9 @@ from devenv.redis_server import free_port, spawn_redis
 from runtime.settings import DEV_ISSUER, Settings
 from runtime.user_assertion import load_or_create_key, public_key_set
 from store import upgrade
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -192,3 +195,19 @@ def app(settings: Settings) -> Flask:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """Tracing switched on for one test, its spans collected in memory; off again afterwards."""
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from runtime import tracing
+
+    provider = tracing.configure_tracing(Settings(otel_enabled=True, otel_traces_exporter="none"), "test")
+    assert provider is not None
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    yield exporter
+    tracing.shutdown_tracing()

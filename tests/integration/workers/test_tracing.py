@@ -4,7 +4,6 @@ and SAP receives it; with tracing off no traceparent is stored or sent and every
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -12,7 +11,6 @@ import pytest
 import requests
 from flask.testing import FlaskClient
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 from requests.adapters import HTTPAdapter
@@ -20,23 +18,12 @@ from requests.adapters import HTTPAdapter
 from app import create_app
 from app.dev_idp import mint_token
 from runtime import tracing
-from runtime.settings import Settings
 from store import Status
 from workers.bootstrap import WorkerContext
 from workers.jobs import run
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 INCOMING = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
-
-
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    provider = tracing.configure_tracing(Settings(otel_enabled=True, otel_traces_exporter="none"), "test")
-    assert provider is not None
-    exporter = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    yield exporter
-    tracing.shutdown_tracing()
 
 
 @pytest.fixture

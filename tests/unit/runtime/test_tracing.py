@@ -4,31 +4,18 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
 from odata_clients import tracing as sap_tracing
 from runtime import tracing
-from runtime.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[3]
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
-
-
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    provider = tracing.configure_tracing(Settings(otel_enabled=True, otel_traces_exporter="none"), "test")
-    assert provider is not None
-    exporter = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    yield exporter
-    tracing.shutdown_tracing()
 
 
 def test_off_by_default_imports_no_tracing_sdk() -> None:
