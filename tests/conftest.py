@@ -20,7 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
-from devenv.redis_server import free_port, spawn_redis
+from devenv.redis_server import die_with_parent, free_port, spawn_redis
 from runtime.settings import DEV_ISSUER, Settings
 from runtime.user_assertion import load_or_create_key, public_key_set
 from store import upgrade
@@ -71,6 +71,7 @@ def start_mock_sap(*args: str, timeout: float = 60.0) -> MockSap:
     process = subprocess.Popen(
         [sys.executable, "-m", "mock_sap", "--host", "127.0.0.1", "--port", str(port), *args],
         cwd=ROOT,
+        preexec_fn=die_with_parent,  # a killed test session leaves no mock SAP behind
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
