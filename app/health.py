@@ -15,6 +15,7 @@ from flask.typing import ResponseReturnValue
 from flask_smorest import Blueprint
 
 from app.errors import ErrorSchema, error_body
+from odata_clients.destinations import BasicAuth, Destination
 from odata_clients.probe import sap_reachable
 from store.db import ping as ping_database
 
@@ -49,12 +50,11 @@ def _check_database() -> str | None:
 
 
 def _check_sap() -> str | None:
-    settings = current_app.extensions["settings"]
+    destination: Destination = current_app.extensions["sap"].technical_http.destination
+    auth = destination.auth
+    basic = (auth.user, auth.password) if isinstance(auth, BasicAuth) else None
     return sap_reachable(
-        settings.sap_url,
-        settings.sap_client,
-        (settings.sap_user, settings.sap_password),
-        timeout=settings.health_timeout,
+        destination.url, destination.client, basic, timeout=current_app.extensions["settings"].health_timeout
     )
 
 

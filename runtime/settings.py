@@ -39,6 +39,20 @@ class Settings:
     sap_password: str = field(default=DEV_SAP_PASSWORD, repr=False)
     sap_connect_timeout: float = 3.05
     sap_read_timeout: float = 30.0
+    # How the technical calls authenticate: "basic" (SAP_USER/SAP_PASSWORD) or "oauth2_client_credentials".
+    sap_auth: str = "basic"
+    sap_oauth_token_url: str = ""
+    sap_oauth_client_id: str = ""
+    sap_oauth_client_secret: str = field(default="", repr=False)
+    sap_oauth_scope: str = ""
+    # A BTP-style destination entry bound in VCAP_SERVICES (tag "sap-destination"); it wins over SAP_URL & co.
+    sap_destination: Mapping[str, Any] | None = field(default=None, repr=False)
+    sap_max_attempts: int = 3  # attempts of an idempotent read (writes are never retried in the call)
+    sap_breaker_threshold: int = 5  # consecutive failures that open the circuit breaker
+    sap_breaker_recovery: float = 30.0  # seconds before a half-open probe
+    sap_max_concurrency: int = 10  # calls in flight per destination and process
+    sap_inbox_user_propagation: bool = True  # the inbox is read and decided as the executive
+    sap_metadata_dir: str = ""  # <SERVICE>.xml files: start without asking SAP for $metadata
     health_timeout: float = 2.0
     log_level: str = "INFO"
     log_format: str = "auto"
@@ -116,6 +130,17 @@ def _int(environ: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = environ.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
 def _float(environ: Mapping[str, str], name: str, default: float) -> float:
     raw = environ.get(name)
     if raw is None or raw == "":
@@ -124,15 +149,6 @@ def _float(environ: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-
-
-def _bool(environ: Mapping[str, str], name: str) -> bool:
-    raw = environ.get(name, "").strip().lower()
-    if raw in ("", "0", "false", "no", "off"):
-        return False
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
 def _vcap_services(environ: Mapping[str, str]) -> dict[str, list[dict[str, Any]]]:
@@ -209,8 +225,19 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(f"APP_ENV must be 'development' or 'production', got {env!r}")
     sap_user = environ.get("SAP_USER") or (defaults.sap_user if env == "development" else "")
     sap_password = environ.get("SAP_PASSWORD") or (defaults.sap_password if env == "development" else "")
-    if env == "production" and not (environ.get("SAP_URL") and sap_user and sap_password):
-        raise ConfigError("production needs SAP_URL, SAP_USER and SAP_PASSWORD")
+    sap_auth = environ.get("SAP_AUTH", defaults.sap_auth)
+    if sap_auth not in ("basic", "oauth2_client_credentials"):
+        raise ConfigError(f"SAP_AUTH must be basic or oauth2_client_credentials, got {sap_auth!r}")
+    oauth = {name: environ.get(f"SAP_OAUTH_{name.upper()}", "") for name in ("token_url", "client_id", "client_secret")}
+    sap_destination = _bound_credentials(services, "sap-destination")
+    if sap_auth == "oauth2_client_credentials" and not all(oauth.values()) and not sap_destination:
+        raise ConfigError("SAP_AUTH=oauth2_client_credentials needs SAP_OAUTH_TOKEN_URL, _CLIENT_ID and _CLIENT_SECRET")
+    basic_ok = sap_auth != "basic" or (sap_user and sap_password)
+    if env == "production" and not sap_destination and not (environ.get("SAP_URL") and basic_ok):
+        raise ConfigError(
+            "production needs SAP_URL and credentials (SAP_USER and SAP_PASSWORD, or SAP_AUTH=oauth2_client_credentials"
+            " with SAP_OAUTH_*), or a destination bound in VCAP_SERVICES with the tag sap-destination"
+        )
 
     xsuaa = _bound_credentials(services, "xsuaa") or {}
     jwt_issuer = environ.get("JWT_ISSUER") or (f"{xsuaa['url'].rstrip('/')}/oauth/token" if xsuaa.get("url") else "")
@@ -256,6 +283,18 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         sap_password=sap_password,
         sap_connect_timeout=_float(environ, "SAP_CONNECT_TIMEOUT", defaults.sap_connect_timeout),
         sap_read_timeout=_float(environ, "SAP_READ_TIMEOUT", defaults.sap_read_timeout),
+        sap_auth=sap_auth,
+        sap_oauth_token_url=oauth["token_url"],
+        sap_oauth_client_id=oauth["client_id"],
+        sap_oauth_client_secret=oauth["client_secret"],
+        sap_oauth_scope=environ.get("SAP_OAUTH_SCOPE", ""),
+        sap_destination=sap_destination,
+        sap_max_attempts=_int(environ, "SAP_MAX_ATTEMPTS", defaults.sap_max_attempts),
+        sap_breaker_threshold=_int(environ, "SAP_BREAKER_THRESHOLD", defaults.sap_breaker_threshold),
+        sap_breaker_recovery=_float(environ, "SAP_BREAKER_RECOVERY", defaults.sap_breaker_recovery),
+        sap_max_concurrency=_int(environ, "SAP_MAX_CONCURRENCY", defaults.sap_max_concurrency),
+        sap_inbox_user_propagation=_bool(environ, "SAP_INBOX_USER_PROPAGATION", defaults.sap_inbox_user_propagation),
+        sap_metadata_dir=environ.get("SAP_METADATA_DIR", ""),
         health_timeout=_float(environ, "HEALTH_TIMEOUT", defaults.health_timeout),
         log_level=environ.get("LOG_LEVEL", defaults.log_level).upper(),
         log_format=log_format,
@@ -267,7 +306,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         jwt_issuer=jwt_issuer or defaults.jwt_issuer,
         jwks_url=jwks_url,
         jwt_leeway=_int(environ, "JWT_LEEWAY", defaults.jwt_leeway),
-        allow_over_confirmation=environ.get("ALLOW_OVER_CONFIRMATION", "").lower() in ("1", "true", "yes"),
+        allow_over_confirmation=_bool(environ, "ALLOW_OVER_CONFIRMATION", defaults.allow_over_confirmation),
         dev_idp_key_file=environ.get("DEV_IDP_KEY_FILE", defaults.dev_idp_key_file),
         writeback_max_attempts=max_attempts,
         writeback_backoff_base=_float(environ, "WRITEBACK_BACKOFF_BASE", defaults.writeback_backoff_base),
@@ -293,7 +332,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         alert_breaker_open_after=_float(environ, "ALERT_BREAKER_OPEN_AFTER", defaults.alert_breaker_open_after),
         watchdog_interval=_float(environ, "WATCHDOG_INTERVAL", defaults.watchdog_interval),
-        otel_enabled=_bool(environ, "OTEL_ENABLED"),
+        otel_enabled=_bool(environ, "OTEL_ENABLED", False),
         otel_traces_exporter=otel_exporter,
         otel_exporter_otlp_endpoint=otel_endpoint,
         otel_exporter_otlp_headers=environ.get("OTEL_EXPORTER_OTLP_HEADERS", ""),

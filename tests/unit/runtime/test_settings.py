@@ -156,3 +156,50 @@ def test_malformed_vcap_application_is_a_clear_error() -> None:
         from_env({"VCAP_APPLICATION": "[1"})
     with pytest.raises(ConfigError, match="integer"):
         from_env({"VCAP_APPLICATION": json.dumps({"instance_index": "first"}), "APP_ENV": "development"})
+
+
+def test_oauth_client_credentials_for_technical_calls() -> None:
+    from odata_clients.destinations import OAuth2ClientCredentials
+    from runtime.sap import technical_destination
+
+    settings = from_env(
+        {
+            "SAP_AUTH": "oauth2_client_credentials",
+            "SAP_OAUTH_TOKEN_URL": "https://auth.example.com/oauth/token",
+            "SAP_OAUTH_CLIENT_ID": "sb-client",
+            "SAP_OAUTH_CLIENT_SECRET": "shh",
+            "SAP_MAX_ATTEMPTS": "4",
+        }
+    )
+    destination = technical_destination(settings)
+    assert isinstance(destination.auth, OAuth2ClientCredentials)
+    assert destination.auth.client_id == "sb-client" and destination.max_attempts == 4
+    assert "shh" not in repr(settings) and "shh" not in repr(destination)
+    with pytest.raises(ConfigError, match="SAP_OAUTH_TOKEN_URL"):
+        from_env({"SAP_AUTH": "oauth2_client_credentials"})
+    with pytest.raises(ConfigError, match="SAP_AUTH"):
+        from_env({"SAP_AUTH": "kerberos"})
+
+
+def test_destination_bound_in_vcap_services_wins() -> None:
+    from odata_clients.destinations import BasicAuth
+    from runtime.sap import technical_destination
+
+    entry = {"Name": "S4H", "URL": "https://s4.example.com", "Authentication": "BasicAuthentication",
+             "User": "COMM_USER", "Password": "pw", "sap-client": "200"}  # fmt: skip
+    vcap = {"user-provided": [{"name": "s4", "tags": ["sap-destination"], "credentials": entry}]}
+    settings = from_env({"VCAP_SERVICES": json.dumps(vcap), "SAP_URL": "http://ignored"})
+    destination = technical_destination(settings)
+    assert (destination.name, destination.url, destination.client) == ("S4H", "https://s4.example.com", "200")
+    assert isinstance(destination.auth, BasicAuth) and destination.auth.user == "COMM_USER"
+    assert "COMM_USER" not in repr(settings), "a bound destination's credentials stay out of the repr"
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("true", True), ("1", True), ("off", False), ("", False)])
+def test_boolean_settings(raw: str, expected: bool) -> None:
+    assert from_env({"ALLOW_OVER_CONFIRMATION": raw}).allow_over_confirmation is expected
+
+
+def test_boolean_settings_refuse_nonsense() -> None:
+    with pytest.raises(ConfigError, match="SAP_INBOX_USER_PROPAGATION"):
+        from_env({"SAP_INBOX_USER_PROPAGATION": "maybe"})
