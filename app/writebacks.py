@@ -72,7 +72,6 @@ def submit(
     key: str,
     *,
     if_match: str | None = None,
-    serial_key: str | None = None,
 ) -> Command:
     """Store the command and its `accepted` audit event in one transaction, then wake a worker.
 
@@ -88,7 +87,6 @@ def submit(
         payload=payload,
         idempotency_key=key,
         attributes={name: list(values) for name, values in principal.attributes.items()},
-        serial_key=serial_key,
         if_match=if_match,
         correlation_id=g.get("request_id"),
         traceparent=current_traceparent(),  # the request's span: the job's span continues this trace
