@@ -5,18 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from roles import policy
+from roles.policy import NotInScope, Principal, Role, attributes_from_claim
 from store import Status
 from workers.commands import CommandType
 
 # The role each command type was accepted under; a command stored with another role is never applied.
-REQUIRED_ROLE: Mapping[CommandType, str] = {
-    CommandType.TASK_DECISION: "Executive",
-    CommandType.TASK_CLAIM: "Executive",
-    CommandType.TASK_RELEASE: "Executive",
-    CommandType.TASK_FORWARD: "Executive",
-    CommandType.ORDER_RELEASE: "PlantManager",
-    CommandType.ORDER_RESCHEDULE: "PlantManager",
-    CommandType.OPERATION_CONFIRM: "Supervisor",
+REQUIRED_ROLE: Mapping[CommandType, Role] = {
+    CommandType.TASK_DECISION: Role.EXECUTIVE,
+    CommandType.TASK_CLAIM: Role.EXECUTIVE,
+    CommandType.TASK_RELEASE: Role.EXECUTIVE,
+    CommandType.TASK_FORWARD: Role.EXECUTIVE,
+    CommandType.ORDER_RELEASE: Role.PLANT_MANAGER,
+    CommandType.ORDER_RESCHEDULE: Role.PLANT_MANAGER,
+    CommandType.OPERATION_CONFIRM: Role.SUPERVISOR,
 }
 
 
@@ -35,15 +37,6 @@ class Ending(Exception):
         return {"kind": self.code, "status": None, "code": self.code, "message": self.message, **self.facts}
 
 
-def values(attributes: Mapping[str, Any], name: str) -> tuple[str, ...]:
-    raw = attributes.get(name)
-    if isinstance(raw, str):
-        return (raw,)
-    if isinstance(raw, list | tuple):
-        return tuple(str(v) for v in raw if v)
-    return ()
-
-
 def command_type(raw: str) -> CommandType:
     try:
         return CommandType(raw)
@@ -56,28 +49,27 @@ def check_role(kind: CommandType, role: str) -> None:
         raise Ending(
             Status.REJECTED,
             "role_mismatch",
-            f"{kind.value} needs the role {REQUIRED_ROLE[kind]}, the command was accepted as {role!r}",
+            f"{kind.value} needs the role {REQUIRED_ROLE[kind].value}, the command was accepted as {role!r}",
         )
+
+
+def _requester(attributes: Mapping[str, Any]) -> Principal:
+    """The stored attribute snapshot as the policy sees a caller (the rule itself lives in roles.policy)."""
+    return Principal(user_name="", roles=frozenset(), attributes=attributes_from_claim(dict(attributes)))
 
 
 def check_plant(attributes: Mapping[str, Any], plant: str) -> None:
-    if plant not in values(attributes, "Plant"):
-        raise Ending(
-            Status.REJECTED,
-            "out_of_scope",
-            f"plant {plant!r} is not among the requester's plants {list(values(attributes, 'Plant'))}",
-        )
+    try:
+        policy.check_plant(_requester(attributes), plant)
+    except NotInScope as exc:
+        raise Ending(Status.REJECTED, "out_of_scope", f"{exc} (requester's snapshot)") from exc
 
 
 def check_work_center(attributes: Mapping[str, Any], plant: str, work_center: str) -> None:
-    check_plant(attributes, plant)
-    if work_center not in values(attributes, "WorkCenter"):
-        raise Ending(
-            Status.REJECTED,
-            "out_of_scope",
-            f"work centre {work_center!r} is not among the requester's work centres "
-            f"{list(values(attributes, 'WorkCenter'))}",
-        )
+    try:
+        policy.check_work_center(_requester(attributes), plant, work_center)
+    except NotInScope as exc:
+        raise Ending(Status.REJECTED, "out_of_scope", f"{exc} (requester's snapshot)") from exc
 
 
 def same_user(a: str, b: str) -> bool:
