@@ -22,8 +22,8 @@ from joserfc.errors import (
 )
 from joserfc.jwk import KeySet
 
+from access.policy import Principal, Role, attributes_from_claim, roles_from_scopes
 from app.errors import ErrorSchema
-from roles.policy import Principal, Role, attributes_from_claim, roles_from_scopes
 
 log = structlog.get_logger(__name__)
 

@@ -12,6 +12,8 @@ from flask import Flask, Response, g, jsonify
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from access.errors import StateConflict, Unprocessable
+from access.policy import Forbidden, NotInScope
 from odata_clients.errors import (
     SapAuthError,
     SapError,
@@ -20,8 +22,6 @@ from odata_clients.errors import (
     SapPreconditionFailed,
     SapUnavailable,
 )
-from roles.errors import StateConflict, Unprocessable
-from roles.policy import Forbidden, NotInScope
 
 log = structlog.get_logger(__name__)
 

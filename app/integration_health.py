@@ -9,9 +9,9 @@ import structlog
 from flask import current_app
 from flask.views import MethodView
 
+from access.policy import Role
 from app.auth import RoleBlueprint
 from odata_clients.resilience import BreakerState
-from roles.policy import Role
 from store import Status, Store
 from workers.commands import CommandType
 from workers.health import FlowHealth, queue_stats, snapshot

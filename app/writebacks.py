@@ -9,8 +9,8 @@ from typing import Any
 from flask import current_app, g, request, url_for
 from flask_smorest import abort
 
-from roles.errors import IdempotencyKeyReused
-from roles.policy import NotInScope, Principal
+from access.errors import IdempotencyKeyReused
+from access.policy import NotInScope, Principal
 from runtime.tracing import current_traceparent
 from store import Command, IdempotencyConflict, NewCommand, Store
 from workers.enqueue import enqueue_command

@@ -7,9 +7,9 @@ from typing import Any
 
 import marshmallow as ma
 
+from access.policy import Principal
 from odata_clients.destinations import Principal as SapPrincipal
 from odata_clients.models import Page
-from roles.policy import Principal
 
 # SAP keys are short upper-case alphanumerics; anything else in a path parameter is a 404, not a query.
 SAP_KEY = re.compile(r"^[A-Za-z0-9_-]{1,40}$")

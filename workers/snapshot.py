@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from roles import policy
-from roles.policy import NotInScope, Principal, Role, attributes_from_claim
+from access import policy
+from access.policy import NotInScope, Principal, Role, attributes_from_claim
 from store import Status
 from workers.commands import CommandType
 
@@ -54,7 +54,7 @@ def check_role(kind: CommandType, role: str) -> None:
 
 
 def _requester(attributes: Mapping[str, Any]) -> Principal:
-    """The stored attribute snapshot as the policy sees a caller (the rule itself lives in roles.policy)."""
+    """The stored attribute snapshot as the policy sees a caller (the rule itself lives in access.policy)."""
     return Principal(user_name="", roles=frozenset(), attributes=attributes_from_claim(dict(attributes)))
 
 

@@ -8,11 +8,11 @@ from flask import current_app, g
 from flask.views import MethodView
 from flask_smorest import abort
 
+from access.policy import Role
 from app.auth import RoleBlueprint, current_principal
 from app.paging import invalid_cursor
 from app.writebacks import accepted, find, store
 from roles.admin import schemas
-from roles.policy import Role
 from roles.writebacks.schemas import WritebackSchema
 from store import InvalidCursor, InvalidTransition, Status
 from workers.enqueue import enqueue_command

@@ -7,13 +7,13 @@ from typing import Any
 from flask import current_app
 from flask.views import MethodView
 
+from access.policy import Role
 from app.auth import RoleBlueprint, current_principal
 from app.errors import DOMAIN_ERRORS, describe, error_body
 from app.paging import page_request
 from app.writebacks import accepted, idempotency_key, replay, submit
 from roles.common import IDEMPOTENCY_KEY_PARAMETER, page_result
 from roles.executive import commands, schemas, service
-from roles.policy import Role
 from roles.writebacks.schemas import WritebackSchema
 from workers.commands import CommandType
 

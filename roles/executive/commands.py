@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from access.errors import StateConflict, Unprocessable
+from access.policy import Principal
 from odata_clients.connectivity import SapConnectivity
 from odata_clients.models import Task
 from roles.common import sap_principal
-from roles.errors import StateConflict, Unprocessable
 from roles.executive.service import split_id
-from roles.policy import Principal
 from workers.commands import DecisionPayload, ForwardPayload, TaskPayload
 
 # Our two words for SAP's decision natures; SAP's DecisionKey for each comes from DecisionOptions.

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from access.policy import NotInScope, Principal
 from odata_clients.connectivity import SapConnectivity
 from odata_clients.errors import SapNotFound
 from odata_clients.models import DecisionOption, Page, PurchaseRequisition, Task
 from roles.common import SAP_KEY, sap_principal
-from roles.policy import NotInScope, Principal
 
 ID_SEPARATOR = "~"
 

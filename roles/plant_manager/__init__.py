@@ -8,13 +8,13 @@ from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import abort
 
+from access.policy import Role
 from app.auth import RoleBlueprint, current_principal
 from app.paging import page_request
 from app.writebacks import accepted, idempotency_key, replay, submit
 from odata_clients.models import ProductionOrder
 from roles.common import IDEMPOTENCY_KEY_PARAMETER, IF_MATCH_PARAMETER, page_result
 from roles.plant_manager import commands, schemas, service
-from roles.policy import Role
 from roles.writebacks.schemas import WritebackSchema
 from workers.commands import CommandType
 

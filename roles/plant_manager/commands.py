@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+from access.errors import StateConflict, Unprocessable
+from access.policy import Principal
 from odata_clients.connectivity import SapConnectivity
 from odata_clients.models import ProductionOrder
-from roles.errors import StateConflict, Unprocessable
 from roles.plant_manager.service import get_order
-from roles.policy import Principal
 from workers.commands import OrderPayload, ReschedulePayload
 
 

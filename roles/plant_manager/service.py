@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
+from access.policy import Forbidden, NotInScope, Principal, Role, check_plant, require_attributes
 from odata_clients.connectivity import SapConnectivity
 from odata_clients.models import Page, ProductionOrder
 from roles.common import SAP_KEY
-from roles.policy import Forbidden, NotInScope, Principal, Role, check_plant, require_attributes
 
 
 def plants_to_query(principal: Principal, requested: Sequence[str] = ()) -> tuple[str, ...]:

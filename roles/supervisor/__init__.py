@@ -7,11 +7,11 @@ from typing import Any
 from flask import current_app
 from flask.views import MethodView
 
+from access.policy import Role
 from app.auth import RoleBlueprint, current_principal
 from app.paging import page_request
 from app.writebacks import accepted, idempotency_key, replay, submit
 from roles.common import IDEMPOTENCY_KEY_PARAMETER, page_result
-from roles.policy import Role
 from roles.supervisor import commands, schemas, service
 from roles.writebacks.schemas import WritebackSchema
 from workers.commands import CommandType

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from access.errors import StateConflict, Unprocessable
+from access.policy import Principal
 from odata_clients.connectivity import SapConnectivity
-from roles.errors import StateConflict, Unprocessable
-from roles.policy import Principal
 from roles.supervisor.service import get_work_order
 from workers.commands import ConfirmationPayload, QuantityPayload
 

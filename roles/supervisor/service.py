@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from access.policy import Forbidden, NotInScope, Principal, Role, check_work_center, require_attributes
 from odata_clients.connectivity import SapConnectivity
 from odata_clients.models import Operation, Page
 from roles.common import SAP_KEY
-from roles.policy import Forbidden, NotInScope, Principal, Role, check_work_center, require_attributes
 
 ID_SEPARATOR = "-"
 

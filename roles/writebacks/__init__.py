@@ -6,10 +6,10 @@ from typing import Any
 
 from flask.views import MethodView
 
+from access.policy import NotInScope, Role
 from app.auth import RoleBlueprint, current_principal
 from app.paging import invalid_cursor
 from app.writebacks import find, store
-from roles.policy import NotInScope, Role
 from roles.writebacks import schemas
 from store import Command, InvalidCursor
 

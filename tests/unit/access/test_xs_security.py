@@ -1,11 +1,11 @@
-"""xs-security.json (what BTP deploys) agrees with roles/policy.py (what the code enforces)."""
+"""xs-security.json (what BTP deploys) agrees with access/policy.py (what the code enforces)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from roles.policy import ATTRIBUTES, ROLE_ATTRIBUTES, Role, attributes_from_claim, roles_from_scopes
+from access.policy import ATTRIBUTES, ROLE_ATTRIBUTES, Role, attributes_from_claim, roles_from_scopes
 
 SECURITY = json.loads((Path(__file__).resolve().parents[3] / "xs-security.json").read_text())
 

@@ -1,4 +1,4 @@
-"""Domain errors of the role services; app/errors.py turns each into its HTTP status once."""
+"""Domain errors of the role services and the policy; app/errors.py turns each into its HTTP status once."""
 
 from __future__ import annotations
 
