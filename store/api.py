@@ -84,6 +84,9 @@ def _to_command(row: CommandRow) -> Command:
         next_attempt_at=row.next_attempt_at,
         finished_at=row.finished_at,
         traceparent=row.traceparent,
+        runner=row.runner,
+        heartbeat_at=row.heartbeat_at,
+        in_doubt_since=row.in_doubt_since,
     )
 
 

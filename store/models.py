@@ -69,6 +69,9 @@ class CommandRow(Base):
     if_match: Mapped[str | None] = mapped_column(String(255))
     correlation_id: Mapped[str | None] = mapped_column(String(128))
     traceparent: Mapped[str | None] = mapped_column(String(128))  # migration 0002
+    runner: Mapped[str | None] = mapped_column(String(255))  # migration 0003: the worker running it
+    heartbeat_at: Mapped[datetime | None]  # migration 0003: when that worker last showed it is alive
+    in_doubt_since: Mapped[datetime | None]  # migration 0003: SAP may have applied it; ask before re-sending
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[dict[str, Any] | None]
     result: Mapped[dict[str, Any] | None]

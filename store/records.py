@@ -16,6 +16,7 @@ class Status(StrEnum):
 
     ACCEPTED = "accepted"  # stored, waiting for a worker (first attempt or a scheduled retry)
     RUNNING = "running"  # a worker is applying it to SAP
+    IN_DOUBT = "in_doubt"  # SAP may have applied it (timeout, lost connection): SAP is asked before any re-send
     SUCCEEDED = "succeeded"
     REJECTED = "rejected"  # SAP refused it for a business reason (400, 403): no retry
     CONFLICT = "conflict"  # 412 or decided by someone else first: no retry
@@ -38,6 +39,7 @@ class Event(StrEnum):
     REJECTED = "rejected"
     CONFLICT = "conflict"
     DEAD = "dead"
+    IN_DOUBT = "in_doubt"
     RECONCILED = "reconciled"
     REQUEUED = "requeued"
     DISCARDED = "discarded"
@@ -93,6 +95,9 @@ class Command:
     next_attempt_at: datetime | None
     finished_at: datetime | None
     traceparent: str | None = None  # the request's W3C trace context: a job's span continues that trace
+    runner: str | None = None  # the worker running it now (or last)
+    heartbeat_at: datetime | None = None  # when that worker last showed it is alive
+    in_doubt_since: datetime | None = None  # SAP may have applied it since then; asked before any re-send
 
     @property
     def object(self) -> str:
