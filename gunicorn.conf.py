@@ -10,6 +10,10 @@ _settings = from_env()  # the one place configuration is read, for gunicorn as f
 bind = f"0.0.0.0:{_settings.port}"
 workers = _settings.web_concurrency
 threads = _settings.gunicorn_threads
+# Threads, not gevent: pyodata's XML parsing and JWT checks are CPU work that would stall an event loop, and
+# psycopg, SQLAlchemy and prometheus' multiprocess files need no patching. A thread waiting for SAP holds a
+# thread, so settings keep SAP_MAX_CONCURRENCY below GUNICORN_THREADS and the bulkhead lets only a few more
+# wait for a slot (runtime/sap.py): with SAP hung, the remaining threads still serve everything else.
 worker_class = "gthread"
 timeout = 60
 graceful_timeout = 20

@@ -9,6 +9,7 @@ from flask import Flask
 
 from app.api import ExtensionApi, openapi_config
 from app.auth import SECURITY_SCHEME, JwksKeys, StaticKeys, TokenValidator
+from app.deadline import init_request_deadline
 from app.errors import register_error_handlers
 from app.metrics import init_metrics
 from app.request_log import init_request_log
@@ -47,6 +48,7 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
     api.spec.components.security_scheme("bearerAuth", SECURITY_SCHEME)
     register_error_handlers(app)
     init_request_log(app)
+    init_request_deadline(app)
     init_request_tracing(app)
     init_metrics(app)
     init_web_security(app, settings.cors_origins, settings.is_production)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -16,7 +17,6 @@ from joserfc import jws, jwt
 from joserfc.errors import (
     ExpiredTokenError,
     InvalidClaimError,
-    InvalidTokenError,
     JoseError,
     MissingClaimError,
 )
@@ -29,6 +29,12 @@ log = structlog.get_logger(__name__)
 
 ALGORITHMS = ["RS256"]  # what XSUAA signs with; anything else (none, HS256 with a public key) is refused
 SECURITY_SCHEME = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+DEFAULT_MAX_LIFETIME = 24 * 3600  # runtime/settings.py's JWT_MAX_LIFETIME default
+# RFC 6750's error_description: printable ASCII without '"' and '\'. Anything else, e.g. a kid of "€" echoed
+# back, makes the header invalid; gunicorn then answers its own HTML 500 instead of our 401.
+_NOT_IN_ERROR_DESCRIPTION = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
+_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d{1,10})\"?\s*(?=,|$)", re.IGNORECASE)
+_NO_CACHE = re.compile(r"(?:^|,)\s*no-(?:cache|store)\s*(?=,|$|=)", re.IGNORECASE)
 
 
 class AuthError(Exception):
@@ -39,36 +45,78 @@ class IdentityProviderUnavailable(Exception):
     """The issuer's signing keys cannot be fetched: not the caller's fault (503), try again later."""
 
 
-class JwksKeys:
-    """An issuer's signing keys from its JWKS URL; cached, re-fetched when a token names an unknown kid."""
+def jwks_ttl(cache_control: str | None, default: float, bounds: tuple[float, float]) -> float:
+    """Seconds to trust a JWKS response: its Cache-Control max-age (no-cache: the lower bound) within `bounds`."""
+    low, high = bounds
+    if not cache_control:
+        return default
+    if match := _MAX_AGE.search(cache_control):
+        return min(max(float(match.group(1)), low), high)
+    if _NO_CACHE.search(cache_control):
+        return low
+    return default
 
-    def __init__(self, url: str, timeout: float = 5.0, min_refresh_seconds: float = 30.0) -> None:
+
+class JwksKeys:
+    """An issuer's signing keys from its JWKS URL, refreshed on a schedule and on an unknown kid.
+
+    The schedule (the response's Cache-Control max-age within `max_age_bounds`, else `refresh_seconds`)
+    makes a key the issuer withdrew stop being trusted within minutes. A token naming an unknown kid
+    refreshes early, but at most every `min_refresh_seconds`, so a flood of made-up kids cannot hammer
+    the issuer; failed fetches are retried at the same pace. While the issuer is unreachable the last
+    keys stay in use for at most `keep_stale_seconds` past their refresh time, then tokens get 503.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        timeout: float = 5.0,
+        min_refresh_seconds: float = 30.0,
+        refresh_seconds: float = 300.0,
+        max_age_bounds: tuple[float, float] = (60.0, 3600.0),
+        keep_stale_seconds: float = 3600.0,
+    ) -> None:
         self.url = url
         self.timeout = timeout
         self.min_refresh_seconds = min_refresh_seconds
+        self.refresh_seconds = refresh_seconds
+        self.max_age_bounds = max_age_bounds
+        self.keep_stale_seconds = keep_stale_seconds
         self._keys: KeySet | None = None
-        self._fetched_at = float("-inf")
+        self._attempted_at = float("-inf")
+        self._fetched_at = float("-inf")  # last successful fetch
+        self._fresh_until = float("-inf")
         self._lock = threading.Lock()
 
     def key_set(self, kid: str | None) -> KeySet:
         with self._lock:
-            known = self._keys is not None and (kid is None or _has_kid(self._keys, kid))
-            # A bogus kid must not make us hammer the IdP: refresh at most every min_refresh_seconds.
-            if not known and time.monotonic() - self._fetched_at >= self.min_refresh_seconds:
-                self._fetch()
+            now = time.monotonic()
+            paced = now - self._attempted_at >= self.min_refresh_seconds
+            if now >= self._fresh_until:
+                # Due: refresh now, unless the last attempt failed moments ago (then retry at the unknown-kid pace).
+                if self._fetched_at >= self._attempted_at or paced:
+                    self._fetch(now)
+            elif kid is not None and self._keys is not None and not _has_kid(self._keys, kid) and paced:
+                self._fetch(now)
+            if self._keys is not None and now > self._fresh_until + self.keep_stale_seconds:
+                log.error("jwks_stale_dropped", url=self.url, age_seconds=round(now - self._fetched_at))
+                self._keys = None  # keys this old may have been withdrawn meanwhile
             if self._keys is None:
                 raise IdentityProviderUnavailable("the identity provider's signing keys are unavailable")
             return self._keys
 
-    def _fetch(self) -> None:
-        self._fetched_at = time.monotonic()
+    def _fetch(self, now: float) -> None:
+        self._attempted_at = now
         try:
             response = requests.get(self.url, timeout=self.timeout)
             response.raise_for_status()
-            self._keys = KeySet.import_key_set(response.json())
-            log.info("jwks_fetched", url=self.url, kids=[k.kid for k in self._keys.keys])
-        except (requests.RequestException, ValueError, JoseError) as exc:
+            keys = KeySet.import_key_set(response.json())
+        except (requests.RequestException, ValueError, TypeError, KeyError, JoseError) as exc:
             log.warning("jwks_fetch_failed", url=self.url, error=type(exc).__name__)
+            return
+        ttl = jwks_ttl(response.headers.get("Cache-Control"), self.refresh_seconds, self.max_age_bounds)
+        self._keys, self._fetched_at, self._fresh_until = keys, now, now + ttl
+        log.info("jwks_fetched", url=self.url, kids=[k.kid for k in keys.keys], ttl_seconds=ttl)
 
 
 class StaticKeys:
@@ -86,7 +134,7 @@ def _has_kid(keys: KeySet, kid: str) -> bool:
 
 
 class TokenValidator:
-    """Checks signature (RS256 only), exp/nbf with leeway, iss and aud; builds the Principal."""
+    """Checks signature (RS256 only), exp/nbf/iat with leeway, the lifetime cap, iss and aud; builds the Principal."""
 
     def __init__(self, issuer: str, xsappname: str, keys: JwksKeys | StaticKeys, leeway: int = 30) -> None:
         self.issuer = issuer
@@ -94,31 +142,42 @@ class TokenValidator:
         self.keys = keys
         self.leeway = leeway
 
-    def validate(self, raw: str) -> Principal:
+    def validate(self, raw: str, *, max_lifetime: int = DEFAULT_MAX_LIFETIME) -> Principal:
+        """The token's Principal; `max_lifetime` caps exp - iat (JWT_MAX_LIFETIME), so a leaked token dies soon."""
         try:
             header = jws.extract_compact(raw.encode()).protected
         except (JoseError, ValueError) as exc:
             raise AuthError("malformed token: not a compact JWS") from exc
         if header.get("alg") not in ALGORITHMS:
-            raise AuthError(f"token algorithm {header.get('alg')!r} is not accepted (RS256 only)")
+            raise AuthError(f"token algorithm {_shown(header.get('alg'))} is not accepted (RS256 only)")
         kid = header.get("kid")
+        if kid is not None and not isinstance(kid, str):
+            raise AuthError("token header's kid is not a string")
         keys = self.keys.key_set(kid)
         if kid is not None and not _has_kid(keys, kid):
-            raise AuthError(f"token signed with unknown key id {kid!r}")
+            raise AuthError(f"token signed with unknown key id {_shown(kid)}")
         try:
             token = jwt.decode(raw, keys, algorithms=ALGORITHMS)
         except (JoseError, ValueError) as exc:
             raise AuthError("token signature is invalid") from exc
         claims = token.claims
+        now = int(time.time())
         registry = jwt.JWTClaimsRegistry(
+            now=now,
             leeway=self.leeway,
             exp={"essential": True},
+            iat={"essential": True},
             iss={"essential": True, "value": self.issuer},
         )
         try:
             registry.validate(claims)
         except JoseError as exc:
-            raise AuthError(_claim_problem(exc)) from exc
+            raise AuthError(self._claim_problem(exc, claims, now)) from exc
+        lifetime = claims["exp"] - claims["iat"]
+        if lifetime > max_lifetime:
+            raise AuthError(
+                f"token lifetime of {int(lifetime)} s (exp - iat) exceeds the accepted maximum of {max_lifetime} s"
+            )
         audience = claims.get("aud")
         audiences = audience if isinstance(audience, list) else [audience]
         if self.xsappname not in audiences:
@@ -137,18 +196,30 @@ class TokenValidator:
             token=raw,
         )
 
+    def _claim_problem(self, exc: JoseError, claims: dict[str, Any], now: int) -> str:
+        # Most specific first: the claim errors derive from InvalidTokenError.
+        claim = getattr(exc, "claim", None)
+        if isinstance(exc, MissingClaimError):
+            return f"token lacks a required claim ({claim})"
+        if isinstance(exc, ExpiredTokenError):
+            return "token has expired"
+        if isinstance(exc, InvalidClaimError) and claim == "iss":
+            return "token issuer is not trusted"
+        if isinstance(exc, InvalidClaimError) and claim == "iat" and "future" in str(exc.description):
+            ahead = int(claims["iat"] - now)
+            return (
+                f"token was issued in the future (iat is {ahead} s ahead of this server's clock, more than the "
+                f"{self.leeway} s leeway): check the clocks of the identity provider and of this server"
+            )
+        if isinstance(exc, InvalidClaimError) and claim == "nbf" and "not yet valid" in str(exc.description):
+            return "token is not valid yet (nbf)"
+        return f"token claims are invalid ({exc.description})"
 
-def _claim_problem(exc: JoseError) -> str:
-    # Most specific first: the claim errors derive from InvalidTokenError.
-    if isinstance(exc, MissingClaimError):
-        return f"token lacks a required claim ({exc.description})"
-    if isinstance(exc, InvalidClaimError) and "iss" in str(exc.description):
-        return "token issuer is not trusted"
-    if isinstance(exc, ExpiredTokenError):
-        return "token has expired"
-    if isinstance(exc, InvalidTokenError) and "not yet valid" in str(exc.description):
-        return "token is not valid yet (nbf)"
-    return f"token claims are invalid ({exc.description})"
+
+def _shown(value: object, limit: int = 40) -> str:
+    """A token-supplied value for a message: ASCII only and short, whatever the token holds."""
+    text = ascii(value)
+    return text if len(text) <= limit else f"{text[:limit]}..."
 
 
 def authenticate() -> Principal:
@@ -158,7 +229,13 @@ def authenticate() -> Principal:
     if scheme.lower() != "bearer" or not raw.strip():
         raise AuthError("missing bearer token: send 'Authorization: Bearer <JWT>'")
     validator: TokenValidator = current_app.extensions["token_validator"]
-    return validator.validate(raw.strip())
+    return validator.validate(raw.strip(), max_lifetime=current_app.extensions["settings"].jwt_max_lifetime)
+
+
+def bearer_challenge(message: str) -> str:
+    """The WWW-Authenticate value of a 401: a valid header whatever the message echoes from the token."""
+    description = _NOT_IN_ERROR_DESCRIPTION.sub("?", message)
+    return f'Bearer error="invalid_token", error_description="{description}"'
 
 
 def current_principal() -> Principal:
@@ -179,9 +256,7 @@ class RoleBlueprint(Blueprint):  # type: ignore[misc]
                 try:
                     principal = authenticate()
                 except AuthError as exc:
-                    description = str(exc).replace('"', "'")
-                    challenge = f'Bearer error="invalid_token", error_description="{description}"'
-                    abort(401, message=str(exc), headers={"WWW-Authenticate": challenge})
+                    abort(401, message=str(exc), headers={"WWW-Authenticate": bearer_challenge(str(exc))})
                 except IdentityProviderUnavailable as exc:
                     abort(503, message=f"{exc}; try again shortly", headers={"Retry-After": "30"})
                 if allowed and not (principal.roles & allowed):

@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from access.errors import StateConflict, Unprocessable
 from access.policy import Forbidden, NotInScope
 from odata_clients.errors import (
+    ConcurrencyLimitError,
     SapAuthError,
     SapError,
     SapLocked,
@@ -26,6 +27,8 @@ from odata_clients.errors import (
 log = structlog.get_logger(__name__)
 
 DEFAULT_RETRY_AFTER_SECONDS = 30
+# This process is busy with SAP calls, SAP itself may be fine: worth trying again soon.
+BUSY_RETRY_AFTER_SECONDS = 2
 
 
 class ErrorSchema(ma.Schema):
@@ -118,7 +121,8 @@ def describe(error: DomainError) -> Problem:
     if isinstance(error, StateConflict):
         return Problem(409, str(error))
     if isinstance(error, SapUnavailable | SapLocked):
-        retry_after = getattr(error, "retry_after", None) or DEFAULT_RETRY_AFTER_SECONDS
+        default = BUSY_RETRY_AFTER_SECONDS if isinstance(error, ConcurrencyLimitError) else DEFAULT_RETRY_AFTER_SECONDS
+        retry_after = getattr(error, "retry_after", None) or default
         message = f"SAP is unavailable right now ({error.kind}); try again later"
         return Problem(503, message, headers={"Retry-After": str(max(1, int(retry_after)))})
     if isinstance(error, SapPreconditionFailed):

@@ -77,15 +77,27 @@ def _run(check: Callable[[], str | None], app: Any) -> str:
 
 
 def _results(app: Any) -> dict[str, str]:
-    """Every check, run in parallel; cached briefly so a public endpoint cannot hammer SAP and the DB."""
+    """Every check, run in parallel; cached briefly so a public endpoint cannot hammer SAP and the DB.
+
+    One caller refreshes at a time and the others answer the previous results at once: with SAP hung a
+    refresh takes HEALTH_TIMEOUT, and every caller queued behind it would hold a web thread that long.
+    """
     cache = app.extensions.setdefault("health_cache", {"at": float("-inf"), "results": {}, "lock": Lock()})
-    with cache["lock"]:
+    lock = cache["lock"]
+    if cache["results"]:
+        if not lock.acquire(blocking=False):
+            return dict(cache["results"])
+    else:
+        lock.acquire()  # nothing to answer yet: wait for the first run, which the checks' timeouts bound
+    try:
         if time.monotonic() - cache["at"] > CACHE_SECONDS:
             with ThreadPoolExecutor(max_workers=len(CHECKS)) as pool:
                 futures = {name: pool.submit(_run, check, app) for name, check in CHECKS.items()}
                 cache["results"] = {name: future.result() for name, future in futures.items()}
             cache["at"] = time.monotonic()
         return dict(cache["results"])
+    finally:
+        lock.release()
 
 
 @blp.route("/live")

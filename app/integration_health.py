@@ -30,6 +30,10 @@ blp = RoleBlueprint(
 class BacklogSchema(ma.Schema):
     accepted = ma.fields.Integer(required=True, metadata={"description": "Waiting for a worker (incl. retries)"})
     running = ma.fields.Integer(required=True, metadata={"example": 1})
+    in_doubt = ma.fields.Integer(
+        required=True,
+        metadata={"description": "Sent to SAP without an answer: SAP is being asked whether they landed"},
+    )
 
 
 class FlowSchema(ma.Schema):
@@ -108,7 +112,11 @@ def _flow(flow: FlowHealth) -> dict[str, Any]:
     return {
         "type": flow.type,
         "last_success_at": flow.last_success_at,
-        "backlog": {"accepted": flow.counts.get(Status.ACCEPTED, 0), "running": flow.counts.get(Status.RUNNING, 0)},
+        "backlog": {
+            "accepted": flow.counts.get(Status.ACCEPTED, 0),
+            "running": flow.counts.get(Status.RUNNING, 0),
+            "in_doubt": flow.counts.get(Status.IN_DOUBT, 0),
+        },
         "attempts": flow.attempts,
         "errors": flow.errors,
         "error_rate": flow.error_rate,

@@ -31,8 +31,16 @@ HTTP_REQUEST_DURATION = Histogram(
     ["route", "method"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
-# Requests that matched no route share one label value, so scanners cannot blow up the series count.
+# Requests that matched no route share one label value, so scanners cannot blow up the series count;
+# the same for methods: any method name is valid HTTP, so FOO and PROPFIND count as "other".
 UNMATCHED_ROUTE = "<unmatched>"
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"})
+OTHER_METHOD = "other"
+
+
+def known_method(method: str) -> str | None:
+    """The method if it is one of HTTP's standard ones, else None (label it as "other")."""
+    return method if method in KNOWN_METHODS else None
 
 
 def _started() -> None:
@@ -41,9 +49,10 @@ def _started() -> None:
 
 def _observe(response: Response) -> Response:
     route = request.url_rule.rule if request.url_rule else UNMATCHED_ROUTE
+    method = known_method(request.method) or OTHER_METHOD
     elapsed = time.perf_counter() - g.get("metrics_started", time.perf_counter())
-    HTTP_REQUESTS.labels(route, request.method, str(response.status_code)).inc()
-    HTTP_REQUEST_DURATION.labels(route, request.method).observe(elapsed)
+    HTTP_REQUESTS.labels(route, method, str(response.status_code)).inc()
+    HTTP_REQUEST_DURATION.labels(route, method).observe(elapsed)
     return response
 
 

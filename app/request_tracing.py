@@ -6,19 +6,23 @@ from contextlib import ExitStack
 
 from flask import Flask, Response, g, request
 
+from app.metrics import known_method
 from runtime import tracing
 
 
 def _start() -> None:
     route = request.url_rule.rule if request.url_rule else None
+    # OpenTelemetry's rule: a method outside HTTP's standard ones is "_OTHER", so span names stay bounded.
+    method = known_method(request.method) or "_OTHER"
     stack = ExitStack()
     span = stack.enter_context(
         tracing.span(
-            f"{request.method} {route}" if route else request.method,
+            f"{method} {route}" if route else method,
             "server",
             parent={name: request.headers.get(name, "") for name in ("traceparent", "tracestate")},
             attributes={
-                "http.request.method": request.method,
+                "http.request.method": method,
+                "http.request.method_original": request.method,
                 "url.path": request.path,
                 "http.route": route or "",
                 "request_id": g.get("request_id", ""),

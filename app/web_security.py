@@ -1,8 +1,18 @@
-"""CORS from an allow-list, and the security headers every response carries."""
+"""CORS from an allow-list, guards on request bodies, and the security headers every response carries."""
 
 from __future__ import annotations
 
+import re
+from itertools import accumulate
+
 from flask import Flask, Response, abort, request
+
+MAX_JSON_DEPTH = 32  # our deepest body (a mass decision) is 3 levels; Python's json recurses per level
+MAX_JSON_NUMBER_DIGITS = 100  # Python's json raises ValueError (a 500 via webargs) past 4300 digits
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_A_BRACKET = bytes(sorted(set(range(256)) - set(b"[]{}")))
+_DEPTH_STEP = [1 if byte in b"[{" else -1 for byte in range(256)]
+_LONG_NUMBER = re.compile(rb"[0-9]{%d}" % (MAX_JSON_NUMBER_DIGITS + 1))
 
 ALLOWED_HEADERS = "Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key, X-Request-ID"
 EXPOSED_HEADERS = "ETag, Location, Retry-After, X-Request-ID"
@@ -26,6 +36,13 @@ def init_web_security(app: Flask, cors_origins: tuple[str, ...], production: boo
         if request.path.startswith("/api/") and has_body and not request.is_json:
             abort(415, description="send the body as JSON with Content-Type: application/json")
 
+    @app.before_request
+    def refuse_unparseable_json() -> None:
+        # Before any view parses it: Python's json recurses once per nesting level (RecursionError, a 500).
+        if request.is_json and (request.content_length or "chunked" in request.headers.get("Transfer-Encoding", "")):
+            if problem := json_body_problem(request.get_data(cache=True)):
+                abort(400, description=problem)
+
     @app.after_request
     def add_headers(response: Response) -> Response:
         origin = request.headers.get("Origin")
@@ -47,3 +64,15 @@ def init_web_security(app: Flask, cors_origins: tuple[str, ...], production: boo
         if production:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response
+
+
+def json_body_problem(body: bytes) -> str | None:
+    """Why a JSON body must not reach the parser (too deep, an absurd number), judged without parsing it."""
+    skeleton = _JSON_STRING.sub(b'""', body)  # brackets and digits inside strings are text
+    brackets = skeleton.translate(None, _NOT_A_BRACKET)
+    depth = max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0)
+    if depth > MAX_JSON_DEPTH:
+        return f"JSON body nested deeper than {MAX_JSON_DEPTH} levels"
+    if _LONG_NUMBER.search(skeleton):
+        return f"JSON body has a number of more than {MAX_JSON_NUMBER_DIGITS} digits"
+    return None

@@ -16,7 +16,7 @@ from store import Command, IdempotencyConflict, NewCommand, Store
 from workers.enqueue import enqueue_command
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-_VALID_KEY = re.compile(r"^[A-Za-z0-9._:~-]{1,128}$")
+_VALID_KEY = re.compile(r"[A-Za-z0-9._:~-]{1,128}")
 
 
 def idempotency_key() -> str:
@@ -24,7 +24,7 @@ def idempotency_key() -> str:
     key = request.headers.get(IDEMPOTENCY_HEADER, "")
     if not key:
         abort(400, message=f"send an {IDEMPOTENCY_HEADER} header (e.g. a UUID) so a retried request is applied once")
-    if not _VALID_KEY.match(key):
+    if not _VALID_KEY.fullmatch(key):
         abort(400, message=f"{IDEMPOTENCY_HEADER} must be 1-128 characters of A-Z a-z 0-9 . _ : ~ -")
     return key
 

@@ -1,5 +1,5 @@
-"""`python3 dev.py run`: Redis (unless REDIS_URL is set), mock SAP (unless SAP_URL is set), the API and
-one worker, on embedded defaults. Ctrl-C (or SIGTERM) stops every process it started."""
+"""`python3 dev.py run`: Redis (unless REDIS_URL is set), mock SAP (unless SAP_URL is set), the API, one worker
+and the watchdog, on embedded defaults. A process that dies is restarted; Ctrl-C (or SIGTERM) stops them all."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
@@ -34,47 +36,150 @@ def _port_is_free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
+# A child that dies within this many seconds of its start failed quickly; after GIVE_UP_AFTER quick failures
+# in a row the run gives up (a crash loop, e.g. a bad setting, helps nobody by going on).
+QUICK_FAILURE = 30.0
+GIVE_UP_AFTER = 5
+# Restart back-off: 0.5 s after a child that ran for a while, then doubling per quick failure, at most 10 s.
+FIRST_DELAY = 0.5
+MAX_DELAY = 10.0
+# Said when a child starts again, where its restart is not invisible to the user.
+RESTART_NOTES = {
+    "redis": "it starts empty; the workers' reconcilers enqueue the accepted writebacks again",
+    "mock_sap": "its data starts again from the seed",
+}
+
+
+class GaveUp(RuntimeError):
+    """A child keeps dying right after it starts."""
+
+
+@dataclass
+class Child:
+    """A supervised process: how to start it, the running one, and its restart history."""
+
+    name: str
+    spawn: Callable[[], subprocess.Popen[bytes]]
+    process: subprocess.Popen[bytes]
+    own_group: bool  # started in a process group of its own: signals go to the whole group
+    started: float = field(default_factory=time.monotonic)
+    restarts: int = 0
+    quick_failures: int = 0  # in a row
+    restart_at: float | None = None  # exited, waiting for its back-off
+
+    def signal(self, sig: int) -> None:
+        try:
+            if self.own_group:
+                os.killpg(self.process.pid, sig)
+            else:
+                self.process.send_signal(sig)
+        except ProcessLookupError:
+            pass
+
+
+def _status(code: int) -> str:
+    return f"{code} ({signal.Signals(-code).name})" if code < 0 else str(code)
+
+
 class Launcher:
-    """Starts children in their own process groups so that shutdown order is ours, not the terminal's."""
+    """Starts children in their own process groups so that shutdown order is ours, not the terminal's, and
+    restarts any that dies (with back-off) until Ctrl-C."""
 
     def __init__(self) -> None:
-        self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.children: list[Child] = []
         self.redis: SpawnedRedis | None = None
         self.metrics_dir: str | None = None
 
     def start(self, name: str, args: list[str], env: dict[str, str]) -> None:
-        process = subprocess.Popen(args, cwd=ROOT, env=env, start_new_session=True, preexec_fn=die_with_parent)
-        self.children.append((name, process))
+        def spawn() -> subprocess.Popen[bytes]:
+            return subprocess.Popen(args, cwd=ROOT, env=env, start_new_session=True, preexec_fn=die_with_parent)
 
-    def exited(self) -> tuple[str, int] | None:
-        for name, process in self.children:
-            if (code := process.poll()) is not None:
-                return name, code
-        return None
+        self.children.append(Child(name, spawn, spawn(), own_group=True))
+
+    def start_redis(self) -> str:
+        """A Redis server of the run's own; restarted on the same port, so REDIS_URL stays right."""
+        self.redis = spawn_redis()
+        port = self.redis.port
+
+        def spawn() -> subprocess.Popen[bytes]:
+            if self.redis is not None:
+                self.redis.stop()  # removes the dead server's work dir
+            self.redis = spawn_redis(port=port)
+            return self.redis.process
+
+        self.children.append(Child("redis", spawn, self.redis.process, own_group=False))
+        return self.redis.url
+
+    def supervise(self) -> None:
+        """Restart the children that exited, each after its back-off; `GaveUp` when one keeps dying."""
+        for child in self.children:
+            now = time.monotonic()
+            if child.restart_at is None:
+                code = child.process.poll()
+                if code is None:
+                    continue
+                if child.own_group:
+                    child.signal(signal.SIGKILL)  # what it leaves behind (gunicorn's workers) would hold its port
+                self._schedule(child, f"exited with status {_status(code)} after {now - child.started:.0f}s", now)
+            elif now >= child.restart_at:
+                try:
+                    child.process = child.spawn()
+                except (OSError, TimeoutError) as exc:
+                    child.started = now
+                    self._schedule(child, f"could not be started ({exc})", now)
+                    continue
+                child.started, child.restart_at = now, None
+                note = f"; {RESTART_NOTES[child.name]}" if child.name in RESTART_NOTES else ""
+                print(
+                    f"run: {child.name} restarted (pid {child.process.pid}, restart {child.restarts}){note}", flush=True
+                )
+
+    def _schedule(self, child: Child, what: str, now: float) -> None:
+        quick = now - child.started < QUICK_FAILURE
+        child.quick_failures = child.quick_failures + 1 if quick else 0
+        if child.quick_failures >= GIVE_UP_AFTER:
+            raise GaveUp(
+                f"{child.name} {what}; it failed {child.quick_failures} times in a row within {QUICK_FAILURE:.0f}s"
+                f" of starting, giving up"
+            )
+        delay = min(FIRST_DELAY * 2**child.quick_failures, MAX_DELAY)
+        child.restarts += 1
+        child.restart_at = now + delay
+        print(
+            f"run: {child.name} {what}; restarting it in {delay:g}s (restart {child.restarts})",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def stop(self) -> None:
-        for _, process in reversed(self.children):
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for name, process in reversed(self.children):
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                print(f"run: {name} did not stop in time; killing it", flush=True)
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        # Redis last: the others record their shutdown in it.
+        others = [c for c in reversed(self.children) if c.name != "redis"]
+        self._stop([c for c in others if c.restart_at is None])
+        self._stop([c for c in self.children if c.name == "redis" and c.restart_at is None])
         if self.redis:
             self.redis.stop()
         if self.metrics_dir:
             shutil.rmtree(self.metrics_dir, ignore_errors=True)
 
+    @staticmethod
+    def _stop(children: list[Child]) -> None:
+        for child in children:
+            if child.process.poll() is None:
+                child.signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for child in children:
+            try:
+                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                print(f"run: {child.name} did not stop in time; killing it", flush=True)
+                child.signal(signal.SIGKILL)
+                child.process.wait()
+
 
 def _wait_ready(url: str, launcher: Launcher, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if crashed := launcher.exited():
-            raise RuntimeError(f"{crashed[0]} exited with status {crashed[1]} during start-up")
+        launcher.supervise()
         try:
             if requests.get(url, timeout=5).status_code == 200:
                 return
@@ -101,8 +206,7 @@ def main() -> int:
 
     try:
         if not env.get("REDIS_URL"):
-            launcher.redis = spawn_redis()
-            env["REDIS_URL"] = launcher.redis.url
+            env["REDIS_URL"] = launcher.start_redis()
         if not env.get("SAP_URL") and not env.get("DATABASE_URL"):
             # The mock SAP starts from its seed every run; a store remembering last run's writebacks would
             # disagree with it (a "succeeded" approval whose task is open again). Both start fresh.
@@ -134,10 +238,9 @@ def main() -> int:
         base = f"http://127.0.0.1:{port}"
         _wait_ready(f"{base}/health/ready", launcher)
         print(_banner(base, env), flush=True)
-        while not (crashed := launcher.exited()):
+        while True:
+            launcher.supervise()
             time.sleep(0.5)
-        print(f"run: {crashed[0]} exited with status {crashed[1]}; stopping the rest", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("\nrun: stopping ...", flush=True)
         return 0
@@ -170,7 +273,7 @@ def _banner(base: str, env: dict[str, str]) -> str:
    ADMIN=$({token} --user OPS_ADMIN --role-collection IntegrationAdmin)
    curl -s -H "Authorization: Bearer $PM" {base}/api/v1/production-orders?limit=2
 
- Press Ctrl-C to stop everything.
+ A process that dies is restarted (the log says which, and why). Press Ctrl-C to stop everything.
 ================================================================================
 """
 

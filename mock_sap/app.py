@@ -21,7 +21,7 @@ from mock_sap.config import MockOptions
 from mock_sap.csrf import CsrfGuard
 from mock_sap.data.seed import build_store
 from mock_sap.errors import ODataError, ServiceInfo, error_json
-from mock_sap.faults import FaultInjector, parse_fault
+from mock_sap.faults import Decision, Effects, FaultInjector, parse_fault
 from mock_sap.odata import WRITE_METHODS, ODataRequest, ODataResponse, ServiceHandler
 from mock_sap.services import confirmation_model, production_order_model, purchase_requisition_model
 from mock_sap.services import taskprocessing_model as tasks
@@ -77,7 +77,8 @@ class MockSap:
             store, store[purchase_requisition_model.HEADER], store[purchase_requisition_model.ITEM]
         )
         inbox_tables = {
-            name: store[name] for name in (tasks.TASKS, tasks.DEFINITIONS, tasks.ATTRIBUTES, tasks.DESCRIPTIONS)
+            name: store[name]
+            for name in (tasks.TASKS, tasks.DEFINITIONS, tasks.ATTRIBUTES, tasks.DESCRIPTIONS, tasks.WORKFLOW_LOGS)
         }
         inbox_tables[TASK_META] = store[TASK_META]
         inbox = TaskProcessingService(store, inbox_tables, store[TASK_META], {u.upper() for u in self.options.users})
@@ -111,15 +112,29 @@ class MockSap:
         decision = self.faults.decide(service.name, request.method)
         if decision.faults:
             self.stats.count("faults_injected")
-        if decision.latency_ms:
-            time.sleep(decision.latency_ms / 1000)
-        if decision.hang_seconds:
-            self.faults.released.wait(decision.hang_seconds)
-            raise _DropConnection
-        if decision.drop:
-            raise _DropConnection
+        self._suffer(decision)
         if decision.error is not None:
             return self._error(decision.error, service.info, request)
+        response = self._serve(request, path, prefix, service, decision)
+        # Phase "after": the request is processed and committed (other requests see it at once);
+        # only its answer is late, never comes, or is an error: an in-doubt write for the client.
+        self._suffer(decision.after)
+        if decision.after.error is not None:
+            return self._error(decision.after.error, service.info, request)
+        return response
+
+    def _suffer(self, effects: Effects) -> None:
+        """Latency, then a hang or a drop (both end without an answer)."""
+        if effects.latency_ms:
+            time.sleep(effects.latency_ms / 1000)
+        if effects.hang_seconds:
+            self.faults.released.wait(effects.hang_seconds)
+            raise _DropConnection
+        if effects.drop:
+            raise _DropConnection
+
+    def _serve(self, request: Request, path: str, prefix: str, service: Service, decision: Decision) -> Response:
+        """Logon, CSRF and the OData request itself."""
         client = request.args.get("sap-client")
         if client is not None and client != self.options.sap_client:
             return self._unauthorized(f"Logon failed: client {client} does not exist")

@@ -21,7 +21,11 @@ FIELDS = {
     "locked",
     "methods",
     "hang_seconds",
+    "phase",
 }
+PHASES = ("before", "after")
+# What a fault can still do once SAP has applied the request; the rest only make sense before it.
+AFTER_EFFECTS = ("latency_ms", "hang", "drop", "status")
 
 
 @dataclass
@@ -37,6 +41,8 @@ class Fault:
     locked: bool = False
     methods: list[str] | None = None
     hang_seconds: float = 300.0
+    # "after": SAP processes (and commits) the request first; only then the answer is late, lost or an error.
+    phase: str = "before"
     id: int = 0
 
     def matches(self, service: str, method: str) -> bool:
@@ -68,18 +74,29 @@ def parse_fault(data: object) -> Fault:
         raise ValueError("status must be an HTTP error status (400-599)")
     if fault.methods is not None and not isinstance(fault.methods, list):
         raise ValueError("methods must be a list of HTTP methods")
+    if fault.phase not in PHASES:
+        raise ValueError(f"phase must be one of {list(PHASES)}, got {fault.phase!r}")
+    if fault.phase == "after" and (fault.locked or fault.csrf_expire):
+        raise ValueError(f"phase 'after' applies to {list(AFTER_EFFECTS)}; locked and csrf_expire act before")
     return fault
 
 
 @dataclass
-class Decision:
-    """What the faults chosen for one request ask for."""
+class Effects:
+    """What the faults of one phase ask for."""
 
     latency_ms: int = 0
     hang_seconds: float = 0.0
     drop: bool = False
     error: ODataError | None = None
     locked: bool = False
+
+
+@dataclass
+class Decision(Effects):
+    """What the faults chosen for one request ask for: before processing, and `after` it."""
+
+    after: Effects = field(default_factory=Effects)
     faults: list[Fault] = field(default_factory=list)
 
 
@@ -127,18 +144,19 @@ class FaultInjector:
                 if fault.rate < 1.0 and self._rng.random() >= fault.rate:
                     continue
                 decision.faults.append(fault)
-                decision.latency_ms += int(fault.latency_ms)
+                effects = decision.after if fault.phase == "after" else decision
+                effects.latency_ms += int(fault.latency_ms)
                 if fault.hang:
-                    decision.hang_seconds = max(decision.hang_seconds, float(fault.hang_seconds))
+                    effects.hang_seconds = max(effects.hang_seconds, float(fault.hang_seconds))
                 if fault.drop:
-                    decision.drop = True
+                    effects.drop = True
                 if fault.locked:
-                    decision.locked = True
-                if fault.status is not None and decision.error is None:
+                    effects.locked = True
+                if fault.status is not None and effects.error is None:
                     status = int(fault.status)
                     code, text = STATUS_TEXTS.get(status, ("/IWBEP/CM_MGW_RT/000", f"Injected error {status}"))
                     headers = {}
                     if fault.retry_after is not None and status in (429, 503):
                         headers["Retry-After"] = str(int(fault.retry_after))
-                    decision.error = ODataError(status, code, text, headers=headers)
+                    effects.error = ODataError(status, code, text, headers=headers)
         return decision

@@ -92,19 +92,22 @@ class ODataClient:
     def _ensure_schema(self, principal: Principal | None) -> Any:
         if self._schema is not None:
             return self._schema
+        # Fetched outside the lock: a thread finding no schema loads it as an ordinary SAP call, inside the
+        # bulkhead and its own deadline. Waiting on a lock for another thread's load would hold a web thread
+        # as long as a hung $metadata does, outside every bound; the cost is a few duplicate loads, once.
+        connection = self.http.connection(self.spec.path, principal)
+        try:
+            client = pyodata.Client(self.url, connection, config=self._config, metadata=self._metadata)
+        except SapError:
+            raise
+        except PyODataException as exc:
+            raise SapProtocolError(
+                f"metadata of {self.spec.name} unusable: {exc}",
+                destination=self.http.destination.name,
+                service=self.spec.path,
+            ) from exc
         with self._lock:
             if self._schema is None:
-                connection = self.http.connection(self.spec.path, principal)
-                try:
-                    client = pyodata.Client(self.url, connection, config=self._config, metadata=self._metadata)
-                except SapError:
-                    raise
-                except PyODataException as exc:
-                    raise SapProtocolError(
-                        f"metadata of {self.spec.name} unusable: {exc}",
-                        destination=self.http.destination.name,
-                        service=self.spec.path,
-                    ) from exc
                 self._schema = client.schema
                 log.info(
                     "odata_metadata_loaded",

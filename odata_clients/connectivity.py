@@ -40,7 +40,10 @@ class SapConnectivity:
         metadata_dir: str | Path | None = None,
     ) -> None:
         self.technical_http = SapHttp(technical)
-        self.user_http = SapHttp(user) if user is not None else self.technical_http
+        # One bulkhead for both: the limit is on calls to the SAP system per process, whoever they act as.
+        self.user_http = (
+            SapHttp(user, bulkhead=self.technical_http.bulkhead) if user is not None else self.technical_http
+        )
         self._metadata_dir = metadata_dir
         self.clients = {
             spec.name: self._client(self.user_http if spec is TASKPROCESSING else self.technical_http, spec)

@@ -76,7 +76,8 @@ class Destination:
     client: str = "100"
     connect_timeout: float = 3.05
     read_timeout: float = 30.0
-    # Cap on one call including its retries; None means attempts x read_timeout plus back-off.
+    # Cap on one call (its attempts, back-off and CSRF fetch): a deadline of its own inside the caller's
+    # (odata_clients.resilience.deadline), the earlier one wins. None: attempts x read_timeout plus back-off.
     total_timeout: float | None = None
     max_attempts: int = 3
     backoff_base: float = 0.2
@@ -86,8 +87,10 @@ class Destination:
     breaker_failure_threshold: int = 5
     breaker_recovery_time: float = 30.0
     max_concurrency: int = 10
-    # How long a call waits for a free slot when max_concurrency calls are already in flight.
+    # How long a call waits for a free slot when max_concurrency calls are already in flight (never past
+    # the caller's deadline), and how many may wait at once; None: any number (see resilience.Bulkhead).
     queue_timeout: float = 2.0
+    max_queued: int | None = None
     verify_tls: bool | str = True
 
     def __post_init__(self) -> None:
@@ -101,8 +104,10 @@ class Destination:
             raise ValueError(
                 f"Destination {self.name}: max_attempts, max_concurrency and breaker threshold must be >= 1"
             )
-        if self.connect_timeout <= 0 or self.read_timeout <= 0:
+        if min(self.connect_timeout, self.read_timeout, self.total_timeout or 1.0) <= 0:
             raise ValueError(f"Destination {self.name}: timeouts must be positive")
+        if self.queue_timeout < 0 or (self.max_queued or 0) < 0:
+            raise ValueError(f"Destination {self.name}: queue_timeout and max_queued must not be negative")
         object.__setattr__(self, "url", self.url.rstrip("/"))
 
     @property
@@ -122,6 +127,7 @@ _TUNING_FIELDS = (
     "breaker_recovery_time",
     "max_concurrency",
     "queue_timeout",
+    "max_queued",
 )
 
 
@@ -155,7 +161,9 @@ def build_destination(
         auth = OAuth2ClientCredentials(token_url, client_id, client_secret, scope)
     else:
         auth = UserPropagation()
-    values = {key: value for key, value in tuning.items() if value is not None or key == "total_timeout"}
+    values = {
+        key: value for key, value in tuning.items() if value is not None or key in ("total_timeout", "max_queued")
+    }
     return Destination(name=name, url=url, client=client, auth=auth, **values)
 
 
@@ -201,7 +209,7 @@ def destination_from_entry(entry: Mapping[str, Any], **tuning: Any) -> Destinati
     for key in _TUNING_FIELDS:
         raw = lowered.get(key.lower())
         if raw not in (None, ""):
-            from_entry[key] = int(raw) if key in ("max_attempts", "max_concurrency") else float(raw)
+            from_entry[key] = int(raw) if key in ("max_attempts", "max_concurrency", "max_queued") else float(raw)
     if "breaker_failure_threshold" in from_entry:
         from_entry["breaker_failure_threshold"] = int(from_entry["breaker_failure_threshold"])
     from_entry.update(tuning)

@@ -39,6 +39,9 @@ class SapError(Exception):
 
     transient = False
     kind = "sap_error"
+    # A write that left us but whose answer never came (read timeout, connection lost after sending, a
+    # gateway's 502/504): SAP may have applied it. Set by the HTTP layer for modifying methods only.
+    may_have_applied = False
 
     def __init__(
         self,
@@ -71,6 +74,7 @@ class SapError(Exception):
             "sap_transaction_id": self.transaction_id,
             "destination": self.destination,
             "service": self.service,
+            **({"may_have_applied": True} if self.may_have_applied else {}),
         }
 
 

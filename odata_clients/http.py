@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import requests
 import structlog
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from odata_clients import metrics, tracing
 from odata_clients.csrf import MODIFYING_METHODS, CsrfContext, CsrfManager
@@ -48,6 +49,8 @@ from odata_clients.resilience import (
     Bulkhead,
     CircuitBreaker,
     RetryPolicy,
+    current_deadline,
+    deadline,
 )
 
 log = structlog.get_logger("odata_clients.sap")
@@ -128,7 +131,7 @@ class _ClientCredentialsToken:
                 token = session.fetch_token(
                     self._auth.token_url,
                     grant_type="client_credentials",
-                    timeout=self._timeout,
+                    timeout=_within_deadline(self._timeout),
                     verify=self._verify,
                 )
             except Exception as exc:  # authlib raises several unrelated types; none may leak secrets
@@ -142,6 +145,15 @@ class _ClientCredentialsToken:
             # Refresh 30 s early so a token never expires in flight.
             self._expires_at = time.monotonic() + max(0.0, float(token.get("expires_in", 300)) - 30.0)
             return self._token
+
+
+def _within_deadline(timeouts: tuple[float, float]) -> tuple[float, float]:
+    """(connect, read) timeouts, each cut to the time the current deadline leaves (never zero: that means none)."""
+    budget = current_deadline()
+    if budget is None:
+        return timeouts
+    left = max(0.001, budget.remaining())
+    return min(timeouts[0], left), min(timeouts[1], left)
 
 
 def service_name(service_path: str) -> str:
@@ -176,7 +188,9 @@ class SapHttp:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
+        bulkhead: Bulkhead | None = None,
     ) -> None:
+        """`bulkhead`: share one with the process's other destinations to the same SAP system."""
         self.destination = destination
         self._sleep = sleep
         self._clock = clock
@@ -202,7 +216,9 @@ class SapHttp:
             on_change=lambda name, state: metrics.SAP_CIRCUIT_STATE.labels(name).set(int(state)),
         )
         metrics.SAP_CIRCUIT_STATE.labels(destination.name).set(int(BreakerState.CLOSED))
-        self.bulkhead = Bulkhead(destination.name, destination.max_concurrency, destination.queue_timeout)
+        self.bulkhead = bulkhead or Bulkhead(
+            destination.name, destination.max_concurrency, destination.queue_timeout, destination.max_queued
+        )
         self.csrf = CsrfManager()
         self._oauth: _ClientCredentialsToken | None = None
         if isinstance(destination.auth, OAuth2ClientCredentials):
@@ -230,7 +246,25 @@ class SapHttp:
         json: Any = None,
     ) -> requests.Response:
         """Send one logical call (several attempts for retried reads); `url` is absolute or below the
-        destination URL, `service` is the service root path (for CSRF fetches and logs)."""
+        destination URL, `service` is the service root path (for CSRF fetches and logs).
+
+        The whole call keeps the current deadline (`resilience.deadline`, e.g. a web request's budget)
+        and the destination's `total_timeout`, whichever ends first.
+        """
+        with deadline(self.destination.total_timeout, clock=self._clock):
+            return self._request(method, url, service, principal, params, headers, data, json)
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        service: str,
+        principal: Principal | None,
+        params: Mapping[str, Any] | str | None,
+        headers: Mapping[str, str] | None,
+        data: bytes | str | None,
+        json: Any,
+    ) -> requests.Response:
         method = method.upper()
         full_url = self._absolute(url)
         identity, auth_headers, basic = self._authenticate(principal)
@@ -261,12 +295,12 @@ class SapHttp:
             return self._send(call)
         token = self.csrf.token(context, lambda ctx: self._fetch_csrf(call, ctx))
         try:
-            return self._send(call, csrf_token=token)
+            return self._send_write(call, token)
         except SapCsrfError:
             # Expired or unknown token: SAP did not process the request, so one resend is safe.
             self.csrf.invalidate(context, token)
             token = self.csrf.token(context, lambda ctx: self._fetch_csrf(call, ctx))
-            return self._send(call, csrf_token=token)
+            return self._send_write(call, token)
 
     def connection(self, service: str, principal: Principal | None = None) -> PyodataConnection:
         """A requests-compatible object for pyodata, bound to one service and one caller."""
@@ -313,6 +347,14 @@ class SapHttp:
             )
         return f"user:{principal.user.upper()}", {"Authorization": f"Bearer {principal.token}"}, None
 
+    def _send_write(self, call: _Call, csrf_token: str) -> requests.Response:
+        """A modifying call; its error says whether SAP may have applied it (never re-sent here either way)."""
+        try:
+            return self._send(call, csrf_token=csrf_token)
+        except SapError as error:
+            error.may_have_applied = _may_have_applied(error)
+            raise
+
     def _fetch_csrf(self, call: _Call, context: CsrfContext) -> str:
         metrics.SAP_CSRF_FETCHES.labels(self.destination.name).inc()
         root = self._absolute(call.service).rstrip("/") + "/"
@@ -343,8 +385,7 @@ class SapHttp:
 
     def _send(self, call: _Call, *, csrf_token: str | None = None) -> requests.Response:
         """Attempts with retries (idempotent methods only), breaker, bulkhead, logging and metrics."""
-        started = self._clock()
-        deadline = started + self.destination.total_timeout if self.destination.total_timeout else None
+        budget = current_deadline()
         headers = dict(call.headers)
         if csrf_token is not None:
             headers["X-CSRF-Token"] = csrf_token
@@ -352,8 +393,19 @@ class SapHttp:
         while True:
             attempt += 1
             read_timeout = self.destination.read_timeout
-            if deadline is not None:
-                read_timeout = max(0.001, min(read_timeout, deadline - self._clock()))
+            if budget is not None:
+                left = budget.remaining()
+                if left <= 0:
+                    # Earlier calls of the same unit of work spent the budget (a retry never sleeps past
+                    # it). Nothing is sent, and it is not SAP's failure: the breaker does not count it.
+                    metrics.SAP_REJECTED_LOCALLY.labels(self.destination.name, "deadline").inc()
+                    raise SapTimeout(
+                        f"the {budget.budget:g}s budget for SAP calls was spent before this call to "
+                        f"{self.destination.name}",
+                        destination=self.destination.name,
+                        service=call.service,
+                    )
+                read_timeout = min(read_timeout, left)
             try:
                 self.breaker.before_call()
             except CircuitOpenError as exc:
@@ -394,10 +446,14 @@ class SapHttp:
             if not self.retry.should_retry(call.method, attempt, retry_after=retry_after):
                 raise error
             pause = self.retry.delay(attempt, retry_after=retry_after)
-            if deadline is not None and self._clock() + pause >= deadline:
+            if budget is not None and pause >= budget.remaining():
                 raise error
             metrics.SAP_RETRIES.labels(self.destination.name, service_name(call.service)).inc()
             self._sleep(pause)
+
+    def _socket_timeouts(self, read_timeout: float) -> tuple[float, float]:
+        """Connect and read timeouts cut to what the deadline leaves now, after any wait for a slot."""
+        return _within_deadline((self.destination.connect_timeout, read_timeout))
 
     def _attempt(self, call: _Call, headers: dict[str, str], attempt: int, read_timeout: float) -> requests.Response:
         """One HTTP exchange inside the bulkhead; logged and counted whether it answers or not."""
@@ -421,7 +477,7 @@ class SapHttp:
                     json=call.json,
                     auth=call.basic,
                     cookies=call.context.cookies,
-                    timeout=(self.destination.connect_timeout, read_timeout),
+                    timeout=self._socket_timeouts(read_timeout),
                     allow_redirects=False,
                 )
                 span.answered(response.status_code)
@@ -513,6 +569,29 @@ class SapHttp:
                 destination=self.destination.name,
                 service=call.service,
             )
+
+
+def _may_have_applied(error: SapError) -> bool:
+    """Did the write leave us without an answer coming back? Then SAP may have applied it.
+
+    Refused connections and connect timeouts never reached SAP; an answer from SAP (4xx, 500, 503) says
+    what happened. A read timeout, a connection lost after sending, or a gateway's 502/504 in front of
+    a backend that may still be working leave the outcome unknown.
+    """
+    if isinstance(error, (CircuitOpenError, ConcurrencyLimitError)):
+        return False
+    if error.status is not None:
+        return error.status in (502, 504)
+    cause = error.__cause__
+    if cause is None:
+        return False
+    if isinstance(cause, requests.ConnectTimeout):
+        return False
+    if isinstance(cause, requests.ConnectionError):
+        reason = cause.args[0] if cause.args else None
+        reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the real one
+        return not isinstance(reason, (NewConnectionError, ConnectTimeoutError))
+    return isinstance(cause, requests.Timeout)
 
 
 @dataclass

@@ -35,6 +35,6 @@ SAP_CSRF_FETCHES = Counter(
 )
 SAP_REJECTED_LOCALLY = Counter(
     "sap_calls_rejected_locally",
-    "Calls not sent to SAP because the circuit was open or the concurrency limit was reached.",
+    "Calls not sent to SAP: circuit open, concurrency limit reached, or the request's deadline passed.",
     ["destination", "reason"],
 )

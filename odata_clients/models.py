@@ -97,6 +97,16 @@ class DecisionOption:
     nature: str
 
 
+@dataclass(frozen=True)
+class TaskDecision:
+    """A task's decision as SAP's workflow log records it: who decided, the option's text and its nature."""
+
+    performed_by: str
+    result: str  # the chosen option's DecisionText, e.g. "Approve"
+    nature: str  # POSITIVE / NEGATIVE
+    at: str | None
+
+
 # -- purchase requisitions --------------------------------------------------------------------------------
 
 

@@ -1,12 +1,14 @@
-"""Retry policy with back-off and jitter, a circuit breaker and a bulkhead (concurrency limit)."""
+"""Retry policy with back-off and jitter, a circuit breaker, a bulkhead and the deadline of a unit of work."""
 
 from __future__ import annotations
 
+import contextvars
 import enum
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from odata_clients.errors import CircuitOpenError, ConcurrencyLimitError
@@ -137,21 +139,86 @@ class CircuitBreaker:
             self._on_change(self.name, state)
 
 
-class Bulkhead:
-    """At most `limit` calls in flight per destination, so a slow SAP cannot hold every web thread."""
+@dataclass(frozen=True)
+class Deadline:
+    """The moment (on `clock`) by which every SAP call of one unit of work, such as a web request, must end."""
 
-    def __init__(self, name: str, limit: int, queue_timeout: float) -> None:
+    at: float
+    budget: float  # the seconds it was given, for messages
+    clock: Callable[[], float] = field(default=time.monotonic, compare=False, repr=False)
+
+    def remaining(self) -> float:
+        return self.at - self.clock()
+
+
+_deadline: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar("odata_clients_deadline", default=None)
+
+
+def current_deadline() -> Deadline | None:
+    """The deadline the SAP calls of this context must keep, if any."""
+    return _deadline.get()
+
+
+@contextmanager
+def deadline(seconds: float | None, *, clock: Callable[[], float] = time.monotonic) -> Iterator[Deadline | None]:
+    """Every SAP call made inside shares one budget of `seconds`: attempts, back-off pauses, waits for a
+    bulkhead slot and CSRF fetches all spend it, and each read timeout is cut to the time left.
+
+    Nested, the earlier deadline wins (an inner budget can shorten an outer one, never extend it);
+    `None` adds no limit of its own. A context variable, so it follows the thread (or task) that set it.
+    """
+    outer = _deadline.get()
+    if seconds is None:
+        yield outer
+        return
+    chosen = Deadline(clock() + seconds, seconds, clock)
+    if outer is not None and outer.remaining() <= seconds:
+        chosen = outer
+    token = _deadline.set(chosen)
+    try:
+        yield chosen
+    finally:
+        _deadline.reset(token)
+
+
+class Bulkhead:
+    """At most `limit` calls in flight and at most `max_queued` callers waiting for a slot.
+
+    In a thread-per-request server every caller waiting for SAP holds a thread. Bounding both the calls
+    in flight and the waiters keeps the other threads free for requests that never call SAP; callers
+    beyond them fail at once instead of queueing. A waiter waits at most `queue_timeout`, and never past
+    the current deadline. `max_queued=None` lets any number wait.
+    """
+
+    def __init__(self, name: str, limit: int, queue_timeout: float, max_queued: int | None = None) -> None:
         self.name = name
         self.limit = limit
         self.queue_timeout = queue_timeout
+        self.max_queued = max_queued
         self._semaphore = threading.BoundedSemaphore(limit)
+        self._lock = threading.Lock()
+        self._waiting = 0
 
     def __enter__(self) -> Bulkhead:
-        if not self._semaphore.acquire(timeout=self.queue_timeout):
-            raise ConcurrencyLimitError(
-                f"{self.limit} calls to {self.name} already in flight; none finished within {self.queue_timeout:g}s",
-                destination=self.name,
-            )
+        if self._semaphore.acquire(blocking=False):
+            return self
+        busy = f"{self.limit} calls to {self.name} already in flight"
+        wait = self.queue_timeout
+        if (budget := current_deadline()) is not None:
+            wait = min(wait, budget.remaining())
+        with self._lock:
+            full = self.max_queued is not None and self._waiting >= self.max_queued
+            if not full:
+                self._waiting += 1
+        if full:
+            raise ConcurrencyLimitError(f"{busy} and {self.max_queued} callers waiting", destination=self.name)
+        try:
+            acquired = wait > 0 and self._semaphore.acquire(timeout=wait)
+        finally:
+            with self._lock:
+                self._waiting -= 1
+        if not acquired:
+            raise ConcurrencyLimitError(f"{busy}; gave up after waiting {max(wait, 0.0):.3g}s", destination=self.name)
         return self
 
     def __exit__(self, *exc: object) -> None:

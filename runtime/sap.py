@@ -18,6 +18,9 @@ def technical_destination(settings: Settings) -> Destination:
         "breaker_failure_threshold": settings.sap_breaker_threshold,
         "breaker_recovery_time": settings.sap_breaker_recovery,
         "max_concurrency": settings.sap_max_concurrency,
+        # Under gunicorn's gthread every caller waiting for a SAP slot holds a web thread: at most half of the
+        # threads the slots leave free may wait, the others always serve requests that never call SAP.
+        "max_queued": max(0, (settings.gunicorn_threads - settings.sap_max_concurrency) // 2),
     }
     if settings.sap_destination:
         return destination_from_entry(settings.sap_destination, **tuning)
@@ -53,5 +56,7 @@ def sap_connectivity(settings: Settings) -> SapConnectivity:
             breaker_failure_threshold=technical.breaker_failure_threshold,
             breaker_recovery_time=technical.breaker_recovery_time,
             max_concurrency=technical.max_concurrency,
+            queue_timeout=technical.queue_timeout,
+            max_queued=technical.max_queued,
         )
     return SapConnectivity(technical, user, metadata_dir=settings.sap_metadata_dir or None)

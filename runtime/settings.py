@@ -30,7 +30,7 @@ class Settings:
     env: str = "development"
     port: int = 8080
     web_concurrency: int = 2  # gunicorn worker processes
-    gunicorn_threads: int = 4  # threads per gunicorn worker
+    gunicorn_threads: int = 16  # threads per gunicorn worker (mostly waiting on SAP: cheap)
     redis_url: str = "redis://127.0.0.1:6379/0"
     database_url: str = f"sqlite:///{ROOT / 'instance' / 'sapext.db'}"
     sap_url: str = "http://127.0.0.1:8081"
@@ -50,7 +50,11 @@ class Settings:
     sap_max_attempts: int = 3  # attempts of an idempotent read (writes are never retried in the call)
     sap_breaker_threshold: int = 5  # consecutive failures that open the circuit breaker
     sap_breaker_recovery: float = 30.0  # seconds before a half-open probe
-    sap_max_concurrency: int = 10  # calls in flight per destination and process
+    # SAP calls in flight per process, below gunicorn_threads so that a hung SAP leaves threads for requests
+    # that do not call SAP (from_env's default: half the threads).
+    sap_max_concurrency: int = 8
+    # Seconds all SAP calls of one API request may take together (attempts, back-off, slot waits, CSRF).
+    sap_request_budget: float = 10.0
     sap_inbox_user_propagation: bool = True  # the inbox is read and decided as the executive
     sap_metadata_dir: str = ""  # <SERVICE>.xml files: start without asking SAP for $metadata
     health_timeout: float = 2.0
@@ -65,6 +69,7 @@ class Settings:
     jwt_issuer: str = DEV_ISSUER
     jwks_url: str = ""  # empty: the development identity provider's own keys
     jwt_leeway: int = 30
+    jwt_max_lifetime: int = 24 * 3600  # longest accepted exp - iat of a user token
     # Lets supervisors confirm more than the quantity still to go (for every plant: SAP's own tolerances still apply).
     allow_over_confirmation: bool = False
     dev_idp_key_file: str = str(ROOT / "instance" / "dev-idp-key.json")
@@ -79,14 +84,19 @@ class Settings:
     # Reconciler (runs inside every worker process): how often, and when a command counts as stranded.
     reconcile_interval: float = 5.0
     reconcile_accepted_after: float = 60.0  # accepted, due, but no job ran it (Redis lost it, enqueue failed)
-    reconcile_running_after: float = 600.0  # running but untouched: longer than any job can run (job timeout)
+    # Each worker marks the commands it runs as alive this often (in the database); a running command whose
+    # heartbeat is 1.5 intervals old is reclaimed from its dead worker (workers/heartbeat.py).
+    worker_heartbeat_interval: float = 5.0
     # Acting as the user in SAP (task commands): a key SAP trusts signs a short-lived assertion for the user.
     sap_user_assertion_key_file: str = ""  # empty: the development identity provider's key (development only)
     sap_user_assertion_key: str = field(default="", repr=False)  # the same JWK as JSON text (Cloud Foundry)
     sap_user_assertion_issuer: str = DEV_ISSUER
     sap_user_assertion_lifetime: int = 300
-    # Test hook: a job touches this file after SAP applied a command and waits until it is removed.
-    writeback_test_pause_file: str = ""
+    # A write that may have reached SAP without an answer (timeout, lost connection) is in doubt: SAP is
+    # asked every `check` seconds whether it landed, and it is re-sent only once `settle` seconds have passed
+    # since it was sent (longer than SAP may keep working on a request whose caller gave up).
+    writeback_in_doubt_settle: float = 300.0
+    writeback_in_doubt_check: float = 10.0
     # Observability. Durations in seconds. prometheus-client itself reads PROMETHEUS_MULTIPROC_DIR from the
     # environment; the setting tells /metrics to aggregate the processes that share that directory.
     prometheus_multiproc_dir: str = ""
@@ -255,12 +265,30 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
     log_format = environ.get("LOG_FORMAT", defaults.log_format)
     if log_format not in ("auto", "json", "console"):
         raise ConfigError(f"LOG_FORMAT must be auto, json or console, got {log_format!r}")
-    pause_file = environ.get("WRITEBACK_TEST_PAUSE_AFTER_APPLY_FILE", "")
-    if env == "production" and pause_file:
-        raise ConfigError("WRITEBACK_TEST_PAUSE_AFTER_APPLY_FILE is a test hook and is refused in production")
+    gunicorn_threads = _int(environ, "GUNICORN_THREADS", defaults.gunicorn_threads)
+    if gunicorn_threads < 2:
+        raise ConfigError(f"GUNICORN_THREADS must be at least 2 (SAP calls may use only some), got {gunicorn_threads}")
+    sap_max_concurrency = _int(environ, "SAP_MAX_CONCURRENCY", max(1, gunicorn_threads // 2))
+    if not 1 <= sap_max_concurrency < gunicorn_threads:
+        raise ConfigError(
+            f"SAP_MAX_CONCURRENCY must be at least 1 and below GUNICORN_THREADS ({gunicorn_threads}), got "
+            f"{sap_max_concurrency}: with SAP hung, the other threads still answer requests that do not call it"
+        )
+    sap_request_budget = _float(environ, "SAP_REQUEST_BUDGET", defaults.sap_request_budget)
+    if sap_request_budget <= 0:
+        raise ConfigError(f"SAP_REQUEST_BUDGET must be positive, got {sap_request_budget:g}")
     max_attempts = _int(environ, "WRITEBACK_MAX_ATTEMPTS", defaults.writeback_max_attempts)
     if max_attempts < 1:
         raise ConfigError(f"WRITEBACK_MAX_ATTEMPTS must be at least 1, got {max_attempts}")
+    if environ.get("RECONCILE_RUNNING_AFTER"):
+        # Gone with the heartbeat: a setting that is silently ignored would be worse than a refusal.
+        raise ConfigError(
+            "RECONCILE_RUNNING_AFTER is no longer used: a running command is reclaimed 1.5 x WORKER_HEARTBEAT_INTERVAL"
+            " after its worker's last heartbeat; set WORKER_HEARTBEAT_INTERVAL instead"
+        )
+    heartbeat_interval = _float(environ, "WORKER_HEARTBEAT_INTERVAL", defaults.worker_heartbeat_interval)
+    if heartbeat_interval <= 0:
+        raise ConfigError(f"WORKER_HEARTBEAT_INTERVAL must be a positive number of seconds, got {heartbeat_interval}")
     otel_exporter = environ.get("OTEL_TRACES_EXPORTER") or defaults.otel_traces_exporter
     if otel_exporter not in ("otlp", "console", "none"):
         raise ConfigError(f"OTEL_TRACES_EXPORTER must be otlp, console or none, got {otel_exporter!r}")
@@ -274,7 +302,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         env=env,
         port=_int(environ, "PORT", defaults.port),
         web_concurrency=_int(environ, "WEB_CONCURRENCY", defaults.web_concurrency),
-        gunicorn_threads=_int(environ, "GUNICORN_THREADS", defaults.gunicorn_threads),
+        gunicorn_threads=gunicorn_threads,
         redis_url=redis_url or defaults.redis_url,
         database_url=database_url or defaults.database_url,
         sap_url=(environ.get("SAP_URL") or defaults.sap_url).rstrip("/"),
@@ -292,7 +320,8 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         sap_max_attempts=_int(environ, "SAP_MAX_ATTEMPTS", defaults.sap_max_attempts),
         sap_breaker_threshold=_int(environ, "SAP_BREAKER_THRESHOLD", defaults.sap_breaker_threshold),
         sap_breaker_recovery=_float(environ, "SAP_BREAKER_RECOVERY", defaults.sap_breaker_recovery),
-        sap_max_concurrency=_int(environ, "SAP_MAX_CONCURRENCY", defaults.sap_max_concurrency),
+        sap_max_concurrency=sap_max_concurrency,
+        sap_request_budget=sap_request_budget,
         sap_inbox_user_propagation=_bool(environ, "SAP_INBOX_USER_PROPAGATION", defaults.sap_inbox_user_propagation),
         sap_metadata_dir=environ.get("SAP_METADATA_DIR", ""),
         health_timeout=_float(environ, "HEALTH_TIMEOUT", defaults.health_timeout),
@@ -306,6 +335,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         jwt_issuer=jwt_issuer or defaults.jwt_issuer,
         jwks_url=jwks_url,
         jwt_leeway=_int(environ, "JWT_LEEWAY", defaults.jwt_leeway),
+        jwt_max_lifetime=_int(environ, "JWT_MAX_LIFETIME", defaults.jwt_max_lifetime),
         allow_over_confirmation=_bool(environ, "ALLOW_OVER_CONFIRMATION", defaults.allow_over_confirmation),
         dev_idp_key_file=environ.get("DEV_IDP_KEY_FILE", defaults.dev_idp_key_file),
         writeback_max_attempts=max_attempts,
@@ -314,12 +344,13 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         writeback_busy_wait=_float(environ, "WRITEBACK_BUSY_WAIT", defaults.writeback_busy_wait),
         reconcile_interval=_float(environ, "RECONCILE_INTERVAL", defaults.reconcile_interval),
         reconcile_accepted_after=_float(environ, "RECONCILE_ACCEPTED_AFTER", defaults.reconcile_accepted_after),
-        reconcile_running_after=_float(environ, "RECONCILE_RUNNING_AFTER", defaults.reconcile_running_after),
+        worker_heartbeat_interval=heartbeat_interval,
         sap_user_assertion_key_file=environ.get("SAP_USER_ASSERTION_KEY_FILE", ""),
         sap_user_assertion_key=environ.get("SAP_USER_ASSERTION_KEY", ""),
         sap_user_assertion_issuer=environ.get("SAP_USER_ASSERTION_ISSUER") or defaults.sap_user_assertion_issuer,
         sap_user_assertion_lifetime=_int(environ, "SAP_USER_ASSERTION_LIFETIME", defaults.sap_user_assertion_lifetime),
-        writeback_test_pause_file=pause_file,
+        writeback_in_doubt_settle=_float(environ, "WRITEBACK_IN_DOUBT_SETTLE", defaults.writeback_in_doubt_settle),
+        writeback_in_doubt_check=_float(environ, "WRITEBACK_IN_DOUBT_CHECK", defaults.writeback_in_doubt_check),
         prometheus_multiproc_dir=environ.get("PROMETHEUS_MULTIPROC_DIR", defaults.prometheus_multiproc_dir),
         alert_webhook_url=environ.get("ALERT_WEBHOOK_URL", defaults.alert_webhook_url),
         alert_stopped_flowing_after=_float(

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Engine, Select, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,6 +34,8 @@ from store.records import (
 )
 
 MAX_PAGE = 500
+# Statuses that hold a command's serialisation key: the next command of the same order waits for them.
+SERIALISED = (Status.RUNNING.value, Status.IN_DOUBT.value)
 ADMIN_ROLE = "IntegrationAdmin"
 
 
@@ -281,20 +283,21 @@ class Store:
     # -- the worker --------------------------------------------------------------------------------
 
     def start_attempt(self, command_id: str, *, actor: str = "worker") -> Command | None:
-        """`accepted` -> `running`, attempts + 1; None when there is nothing to do (already running or ended).
+        """`accepted` or `in_doubt` -> `running`, attempts + 1; None when there is nothing to do.
 
-        Raises `SerialKeyBusy` while another command with the same serialisation key is running: the
-        caller should try again later. Raises `CommandNotFound` for an unknown id.
+        Raises `SerialKeyBusy` while another command with the same serialisation key is running or in doubt
+        (one in doubt may still land in SAP: what comes after it must wait). `actor` is recorded as the
+        runner, whose heartbeats keep the command from being reclaimed. Raises `CommandNotFound`.
         """
         with self._write() as tx:
             row = tx.command(command_id)
-            if row.status != Status.ACCEPTED:
+            if row.status not in (Status.ACCEPTED, Status.IN_DOUBT):
                 return None
             running = tx.session.execute(
                 select(CommandRow.id)
                 .where(
                     CommandRow.serial_key == row.serial_key,
-                    CommandRow.status == Status.RUNNING.value,
+                    CommandRow.status.in_(SERIALISED),
                     CommandRow.id != row.id,
                 )
                 .limit(1)
@@ -303,9 +306,45 @@ class Store:
                 raise SerialKeyBusy(row.id, row.serial_key, running)
             row.status = Status.RUNNING.value
             row.attempts += 1
-            row.updated_at = tx.now
+            row.updated_at = row.heartbeat_at = tx.now
+            row.runner = actor
             row.next_attempt_at = None
             tx.audit(row, Event.ATTEMPT_STARTED, actor, detail={"attempt": row.attempts})
+            return _to_command(row)
+
+    def heartbeat(self, runner: str, command_ids: Collection[str]) -> int:
+        """The runner is alive and still working on these commands; how many rows it still holds.
+
+        No audit event (it is not a state change) and no chain-head lock: one UPDATE.
+        """
+        if not command_ids:
+            return 0
+        with Session(self._write_engine) as session, session.begin():
+            result = session.execute(
+                update(CommandRow)
+                .where(
+                    CommandRow.id.in_(list(command_ids)),
+                    CommandRow.runner == runner,
+                    CommandRow.status == Status.RUNNING.value,
+                )
+                .values(heartbeat_at=self._now())
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    def sending(self, command_id: str, runner: str) -> Command:
+        """A write is about to leave for SAP: from now until the attempt ends, its outcome is in doubt.
+
+        Recorded before the write, so a worker that dies mid-call leaves a command that is asked about,
+        never blindly re-sent. No audit event: the attempt's outcome event records what was sent.
+        """
+        with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
+            row = session.get(CommandRow, command_id)
+            if row is None:
+                raise CommandNotFound(command_id)
+            if row.status != Status.RUNNING or row.runner != runner:
+                # Reclaimed (this worker's heartbeats stopped reaching the store): another attempt owns it now.
+                raise InvalidTransition(_to_command(row), f"send a write as {runner}")
+            row.in_doubt_since = self._now()
             return _to_command(row)
 
     def succeed(
@@ -321,11 +360,11 @@ class Store:
     ) -> Command:
         """`running` (or `accepted`, if a reconciler reclaimed it meanwhile) -> `succeeded`."""
         with self._write() as tx:
-            row = self._active(tx, command_id, "succeed")
+            row = self._active(tx, command_id, "succeed", actor)
             row.status = Status.SUCCEEDED.value
             row.result = dict(result) if result is not None else None
             row.updated_at = row.finished_at = tx.now
-            row.next_attempt_at = None
+            row.next_attempt_at = row.in_doubt_since = None
             tx.audit(
                 row,
                 Event.ATTEMPT_SUCCEEDED,
@@ -344,14 +383,22 @@ class Store:
         *,
         error: Mapping[str, Any],
         next_attempt_at: datetime,
+        write_not_applied: bool = False,
         duration_ms: int | None = None,
         sent: Any = None,
         actor: str = "worker",
     ) -> Command:
-        """A transient failure: back to `accepted` until `next_attempt_at` (events attempt_failed, retry_scheduled)."""
+        """A transient failure: back to `accepted` until `next_attempt_at` (events attempt_failed, retry_scheduled).
+
+        `write_not_applied`: this attempt's write failed for sure (SAP answered with an error, or it never reached
+        SAP), so an earlier doubt is over. Otherwise (the attempt failed before writing) a command in doubt
+        stays `in_doubt`.
+        """
         with self._write() as tx:
-            row = self._active(tx, command_id, "retry")
-            row.status = Status.ACCEPTED.value
+            row = self._active(tx, command_id, "retry", actor)
+            if write_not_applied:
+                row.in_doubt_since = None
+            row.status = Status.IN_DOUBT.value if row.in_doubt_since is not None else Status.ACCEPTED.value
             row.last_error = dict(error)
             row.updated_at = tx.now
             row.next_attempt_at = next_attempt_at
@@ -374,26 +421,80 @@ class Store:
             )
             return _to_command(row)
 
+    def in_doubt(
+        self,
+        command_id: str,
+        *,
+        error: Mapping[str, Any] | None,
+        next_check_at: datetime,
+        asked_only: bool = False,
+        duration_ms: int | None = None,
+        sent: Any = None,
+        actor: str = "worker",
+    ) -> Command:
+        """`running` -> `in_doubt` until `next_check_at`: SAP may have applied the write; ask it then.
+
+        `error` is what made the outcome unknown (a timeout, a lost connection), None when SAP was asked and
+        did not show the write yet. `asked_only`: this attempt only asked SAP and wrote nothing, so it does
+        not use up one of the command's attempts.
+        """
+        with self._write() as tx:
+            row = self._active(tx, command_id, "mark in doubt", actor)
+            if row.in_doubt_since is None:
+                raise InvalidTransition(_to_command(row), "mark in doubt without a write sent")
+            row.status = Status.IN_DOUBT.value
+            if error is not None:
+                row.last_error = dict(error)
+            if asked_only:
+                row.attempts -= 1
+            row.updated_at = tx.now
+            row.next_attempt_at = next_check_at
+            sap_status, sap_message = _sap_fields(error)
+            tx.audit(
+                row,
+                Event.IN_DOUBT,
+                actor,
+                sent=sent,
+                detail={
+                    "attempt": row.attempts,
+                    "write_sent_at": iso_utc(row.in_doubt_since),
+                    "next_check_at": iso_utc(next_check_at),
+                    "asked_only": asked_only,
+                    **({"error": dict(error)} if error is not None else {}),
+                },
+                sap_status=sap_status,
+                sap_message=sap_message,
+                duration_ms=duration_ms,
+            )
+            return _to_command(row)
+
     def end(
         self,
         command_id: str,
         status: str,
         *,
         error: Mapping[str, Any],
+        write_not_applied: bool = False,
         duration_ms: int | None = None,
         sent: Any = None,
         actor: str = "worker",
     ) -> Command:
-        """End without retry: `rejected` (business error), `conflict` (412, decided elsewhere) or `dead`."""
+        """End without retry: `rejected` (business error), `conflict` (412, decided elsewhere) or `dead`.
+
+        A dead letter keeps an open doubt (whoever requeues it must ask SAP first) unless this attempt's
+        write failed for sure (`write_not_applied`, e.g. SAP answered 401).
+        """
         final = Status(status)
         if final not in ENDINGS:
             raise ValueError(f"end() takes rejected, conflict or dead, not {status!r}")
         with self._write() as tx:
-            row = self._active(tx, command_id, f"end as {final.value}")
+            row = self._active(tx, command_id, f"end as {final.value}", actor)
             row.status = final.value
             row.last_error = dict(error)
             row.updated_at = row.finished_at = tx.now
             row.next_attempt_at = None
+            if final != Status.DEAD or write_not_applied:
+                row.in_doubt_since = None
             sap_status, sap_message = _sap_fields(error)
             tx.audit(
                 row,
@@ -408,9 +509,13 @@ class Store:
             return _to_command(row)
 
     @staticmethod
-    def _active(tx: _Tx, command_id: str, action: str) -> CommandRow:
+    def _active(tx: _Tx, command_id: str, action: str, actor: str) -> CommandRow:
+        """The command an attempt may record its outcome on: still its own (running by `actor`), or reclaimed
+        but not yet taken up again (`accepted`). Another worker running it now records the outcome itself."""
         row = tx.command(command_id)
-        if row.status not in (Status.RUNNING, Status.ACCEPTED):
+        if row.status not in (Status.RUNNING, Status.ACCEPTED) or (
+            row.status == Status.RUNNING and row.runner not in (None, actor)
+        ):
             raise InvalidTransition(_to_command(row), action)
         return row
 
@@ -422,12 +527,16 @@ class Store:
     ) -> ColumnElement[bool]:
         # A scheduled retry counts from its due time, not from the failure, so the reconciler does not
         # race the delayed job that is about to run.
+        # A running command is stranded when its worker stopped beating (heartbeat_at), not when it is slow.
         return or_(
             and_(
-                CommandRow.status == Status.ACCEPTED.value,
+                CommandRow.status.in_((Status.ACCEPTED.value, Status.IN_DOUBT.value)),
                 func.coalesce(CommandRow.next_attempt_at, CommandRow.updated_at) <= now - accepted_older_than,
             ),
-            and_(CommandRow.status == Status.RUNNING.value, CommandRow.updated_at <= now - running_older_than),
+            and_(
+                CommandRow.status == Status.RUNNING.value,
+                func.coalesce(CommandRow.heartbeat_at, CommandRow.updated_at) <= now - running_older_than,
+            ),
         )
 
     def stranded(
@@ -440,9 +549,9 @@ class Store:
     ) -> list[Command]:
         """Commands a lost job may have stranded, oldest first.
 
-        `accepted` ones due for longer than `accepted_older_than` (Redis lost the job, or enqueue failed),
-        and `running` ones not touched for `running_older_than` (the worker died): choose it longer than
-        the longest job, since a running attempt does not touch the row.
+        `accepted` and `in_doubt` ones due for longer than `accepted_older_than` (Redis lost the job, or
+        enqueue failed), and `running` ones whose runner has not beaten for `running_older_than` (the
+        worker died; a live worker's heartbeats keep `heartbeat_at` fresh however long its SAP call takes).
         """
         now = now or self._now()
         query = (
@@ -462,10 +571,12 @@ class Store:
         running_older_than: timedelta,
         actor: str = "reconciler",
     ) -> Command | None:
-        """Claim a stranded command for re-enqueueing: it, now `accepted`, or None if it is no longer stranded.
+        """Claim a stranded command for re-enqueueing: it, now `accepted` or `in_doubt`, or None if it is no
+        longer stranded.
 
         Re-checks under the write lock, so several reconcilers never both claim it. A stale `running`
-        command goes back to `accepted`; the claim touches `updated_at`, so the next pass leaves it alone.
+        command goes back to `accepted`, or to `in_doubt` when its worker had sent a write; the claim
+        touches `updated_at`, so the next pass leaves it alone.
         """
         with self._write() as tx:
             row = tx.command(command_id)
@@ -478,10 +589,17 @@ class Store:
             if still is None:
                 return None
             previous = row.status
-            row.status = Status.ACCEPTED.value
+            # A worker that died after sending a write leaves it in doubt: the next attempt asks SAP first.
+            in_doubt = row.in_doubt_since is not None and previous != Status.ACCEPTED
+            row.status = Status.IN_DOUBT.value if in_doubt else Status.ACCEPTED.value
             row.updated_at = tx.now
             row.next_attempt_at = None
-            tx.audit(row, Event.RECONCILED, actor, detail={"from": previous, "attempts_so_far": row.attempts})
+            tx.audit(
+                row,
+                Event.RECONCILED,
+                actor,
+                detail={"from": previous, "to": row.status, "attempts_so_far": row.attempts},
+            )
             return _to_command(row)
 
     # -- dead letters (IntegrationAdmin) -----------------------------------------------------------

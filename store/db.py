@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +17,39 @@ WRITE_OPTION = "store_write"
 def make_engine(database_url: str) -> Engine:
     """An engine for `database_url`; nothing connects until first use.
 
-    For a SQLite file the parent folder is created, so the embedded default works on a fresh clone.
+    For a SQLite file the parent folder is created, so the embedded default works on a fresh clone; a new
+    file is readable by its owner only.
     A bare `postgresql://` URL gets the psycopg 3 driver (the only one installed).
     """
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         in_memory = not url.database or url.database == ":memory:"
-        if not in_memory:
-            Path(str(url.database)).parent.mkdir(parents=True, exist_ok=True)
+        if not in_memory and not url.query.get("uri"):
+            _create_private(Path(str(url.database)))
         engine = create_engine(url, connect_args={"timeout": 30})
         _take_over_sqlite_transactions(engine, wal=not in_memory)
         return engine
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
     return create_engine(url, pool_pre_ping=True)
+
+
+def _create_private(path: Path) -> None:
+    """The database file (0600) and any folder we make for it (0700): it holds the audit trail and payloads.
+
+    SQLite gives its -wal and -shm files the database file's mode. Existing files and folders keep theirs.
+    """
+    missing = [parent for parent in (path.parent, *path.parent.parents) if not parent.exists()]
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:  # another process made it meanwhile
+            continue
+        folder.chmod(0o700)  # mkdir's mode is reduced by the umask; this is exact
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # an empty file is an empty database
+    except FileExistsError:
+        pass
 
 
 def _take_over_sqlite_transactions(engine: Engine, wal: bool) -> None:

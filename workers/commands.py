@@ -19,6 +19,9 @@ class CommandType(StrEnum):
     OPERATION_CONFIRM = "operation.confirm"
 
 
+# approve / reject, as SAP's DecisionOptions and WorkflowLogs name a decision's nature.
+DECISION_NATURE = {"approve": "POSITIVE", "reject": "NEGATIVE"}
+
 # Commands act as the requesting user in SAP (the inbox belongs to the executive) ...
 USER_COMMANDS = frozenset(
     {CommandType.TASK_DECISION, CommandType.TASK_CLAIM, CommandType.TASK_RELEASE, CommandType.TASK_FORWARD}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -11,33 +12,63 @@ from odata_clients.connectivity import SapConnectivity
 from odata_clients.destinations import Principal
 from odata_clients.errors import SapNotFound
 from odata_clients.gateways.tasks import TasksGateway
-from odata_clients.models import ConfirmationRequest, Quantity, Task
+from odata_clients.models import ConfirmationRequest, Quantity, Task, TaskDecision
 from runtime.user_assertion import UserAssertionSigner, UserAssertionUnavailable
 from store import Command, Status
 from workers import snapshot
-from workers.commands import USER_COMMANDS, CommandType
+from workers.commands import DECISION_NATURE, USER_COMMANDS, CommandType
 from workers.snapshot import Ending, same_user
 
 OPEN_TASK = ("READY", "RESERVED", "IN_PROGRESS")
 
 
+class StillInDoubt(Exception):
+    """SAP does not show an earlier write yet, and may still be working on it until `settled_at`: ask again."""
+
+    def __init__(self, settled_at: datetime) -> None:
+        super().__init__(f"SAP may still be applying an earlier write until {settled_at.isoformat()}")
+        self.settled_at = settled_at
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass
 class Attempt:
-    """One attempt at one command: what it needs, and what it sent (filled in before each write)."""
+    """One attempt at one command: what it needs, and what it sent (filled in just before its write)."""
 
     command: Command
     sap: SapConnectivity
     signer: UserAssertionSigner | None
+    # Seconds after a write was sent during which SAP may still be working on it (WRITEBACK_IN_DOUBT_SETTLE).
+    settle: float = 0.0
+    # Records "a write is in flight" durably before it leaves (Store.sending); raises if the command was lost.
+    on_send: Callable[[], object] = lambda: None
+    allow_over_confirmation: bool = False
+    now: Callable[[], datetime] = _utcnow
     sent: dict[str, Any] = field(default_factory=dict)
 
     @property
     def retrying(self) -> bool:
-        """An earlier attempt may have reached SAP (it started; whether it applied is unknown)."""
-        return self.command.attempts > 1
+        """An earlier attempt may have reached SAP: ask SAP for its effect before writing again."""
+        return self.command.attempts > 1 or self.command.in_doubt_since is not None
 
     @property
     def payload(self) -> Mapping[str, Any]:
         return self.command.payload
+
+    def write(self, sent: dict[str, Any]) -> None:
+        """Call right before the attempt's one write, after asking SAP whether an earlier write landed.
+
+        An earlier write in doubt that SAP does not show may still land while SAP works on it: never
+        re-send it before `settle` seconds have passed since it was sent (StillInDoubt: ask again later).
+        """
+        since = self.command.in_doubt_since
+        if since is not None and self.now() < since + timedelta(seconds=self.settle):
+            raise StillInDoubt(since + timedelta(seconds=self.settle))
+        self.sent = sent
+        self.on_send()
 
 
 @dataclass(frozen=True)
@@ -107,14 +138,16 @@ def _decided_elsewhere(task: Task, user: str) -> None:
         )
 
 
-def _task_sent(attempt: Attempt, function: str, **extra: str) -> None:
+def _write_task(attempt: Attempt, function: str, **extra: str) -> None:
     p = attempt.payload
-    attempt.sent = {
-        "service": "TASKPROCESSING",
-        "function": function,
-        "params": {"SAP__Origin": p["origin"], "InstanceID": p["task_id"], **extra},
-        "as_user": attempt.command.requested_by,
-    }
+    attempt.write(
+        {
+            "service": "TASKPROCESSING",
+            "function": function,
+            "params": {"SAP__Origin": p["origin"], "InstanceID": p["task_id"], **extra},
+            "as_user": attempt.command.requested_by,
+        }
+    )
 
 
 def decide(attempt: Attempt) -> Applied:
@@ -122,11 +155,30 @@ def decide(attempt: Attempt) -> Applied:
     gateway = _tasks(attempt)
     task = _visible_task(attempt, gateway)
     if attempt.retrying and task.status == "COMPLETED" and same_user(task.processor, user):
+        # Completed by this user: ours only if SAP's log shows *this* decision (a reject retried after the
+        # user approved elsewhere is a conflict, never a success).
+        _our_decision(attempt, gateway.decision(p["task_id"], p["origin"]))
         return Applied(_task_result(task), "decided by an earlier attempt", earlier=True)
     _decided_elsewhere(task, user)
-    _task_sent(attempt, "Decision", DecisionKey=p["decision_key"], Comments=p.get("comments", ""))
+    _write_task(attempt, "Decision", DecisionKey=p["decision_key"], Comments=p.get("comments", ""))
     decided = gateway.decide(p["task_id"], p["origin"], p["decision_key"], p.get("comments", ""))
     return Applied(_task_result(decided))
+
+
+def _our_decision(attempt: Attempt, decision: TaskDecision | None) -> None:
+    p, user = attempt.payload, attempt.command.requested_by
+    wanted = DECISION_NATURE.get(str(p.get("decision", "")))
+    if decision is not None and same_user(decision.performed_by, user) and decision.nature == wanted:
+        return
+    taken = f"{decision.result.lower()} by {decision.performed_by}" if decision else "completed without our decision"
+    raise Ending(
+        Status.CONFLICT,
+        "decided_elsewhere",
+        f"task {p['task_id']} was already {taken}; {p.get('decision', 'the decision')} was not applied",
+        processor=decision.performed_by if decision else None,
+        decision=decision.result if decision else None,
+        task_status="COMPLETED",
+    )
 
 
 def claim(attempt: Attempt) -> Applied:
@@ -136,7 +188,7 @@ def claim(attempt: Attempt) -> Applied:
     if attempt.retrying and task.status == "RESERVED" and same_user(task.processor, user):
         return Applied(_task_result(task), "claimed by an earlier attempt", earlier=True)
     _decided_elsewhere(task, user)
-    _task_sent(attempt, "Claim")
+    _write_task(attempt, "Claim")
     return Applied(_task_result(gateway.claim(p["task_id"], p["origin"])))
 
 
@@ -147,7 +199,7 @@ def release_task(attempt: Attempt) -> Applied:
     if attempt.retrying and task.status == "READY" and not task.processor:
         return Applied(_task_result(task), "released by an earlier attempt", earlier=True)
     _decided_elsewhere(task, user)
-    _task_sent(attempt, "Release")
+    _write_task(attempt, "Release")
     return Applied(_task_result(gateway.release(p["task_id"], p["origin"])))
 
 
@@ -163,7 +215,7 @@ def forward(attempt: Attempt) -> Applied:
             return Applied(_task_result(arrived), "forwarded by an earlier attempt", earlier=True)
         raise
     _decided_elsewhere(task, user)
-    _task_sent(attempt, "Forward", ForwardTo=p["forward_to"])
+    _write_task(attempt, "Forward", ForwardTo=p["forward_to"])
     return Applied(_task_result(gateway.forward(p["task_id"], p["origin"], p["forward_to"])))
 
 
@@ -176,12 +228,14 @@ def release_order(attempt: Attempt) -> Applied:
     snapshot.check_plant(attempt.command.attributes, order.plant)
     if attempt.retrying and order.is_released:
         return Applied({"order_id": order_id, "released": True}, "released by an earlier attempt", earlier=True)
-    attempt.sent = {
-        "service": "API_PRODUCTION_ORDER_2_SRV",
-        "function": "ReleaseOrder",
-        "params": {"ManufacturingOrder": order_id},
-        "on_behalf_of": attempt.command.requested_by,
-    }
+    attempt.write(
+        {
+            "service": "API_PRODUCTION_ORDER_2_SRV",
+            "function": "ReleaseOrder",
+            "params": {"ManufacturingOrder": order_id},
+            "on_behalf_of": attempt.command.requested_by,
+        }
+    )
     messages = attempt.sap.production_orders.release(order_id)
     return Applied(
         {"order_id": order_id, "released": True, "messages": [m.text for m in messages]},
@@ -201,14 +255,16 @@ def reschedule(attempt: Attempt) -> Applied:
         return Applied({"order_id": order_id, **now}, "rescheduled by an earlier attempt", earlier=True)
     if not attempt.command.if_match:
         raise Ending(Status.REJECTED, "precondition_required", "reschedule needs the ETag the user saw (If-Match)")
-    attempt.sent = {
-        "service": "API_PRODUCTION_ORDER_2_SRV",
-        "method": "PATCH",
-        "entity": f"A_ProductionOrder_2('{order_id}')",
-        "if_match": attempt.command.if_match,
-        "changes": wanted,
-        "on_behalf_of": attempt.command.requested_by,
-    }
+    attempt.write(
+        {
+            "service": "API_PRODUCTION_ORDER_2_SRV",
+            "method": "PATCH",
+            "entity": f"A_ProductionOrder_2('{order_id}')",
+            "if_match": attempt.command.if_match,
+            "changes": wanted,
+            "on_behalf_of": attempt.command.requested_by,
+        }
+    )
     attempt.sap.production_orders.reschedule(order_id, etag=attempt.command.if_match, **wanted)
     return Applied({"order_id": order_id, **wanted})
 
@@ -231,24 +287,35 @@ def confirm(attempt: Attempt) -> Applied:
         return Applied(_confirmation_result(earlier), "posted by an earlier attempt", earlier=True)
     yield_quantity = _quantity(p["yield_quantity"])
     assert yield_quantity is not None
+    scrap_quantity = _quantity(p.get("scrap_quantity"))
+    # Again now, not only when the request came in: commands of one order run one at a time, so the
+    # quantity still to go read above already counts every confirmation posted before this one.
+    snapshot.check_confirmable(
+        operation,
+        yield_quantity=yield_quantity,
+        scrap_quantity=scrap_quantity,
+        allow_over_confirmation=attempt.allow_over_confirmation,
+    )
     request = ConfirmationRequest(
         order_id=p["order_id"],
         operation=p["operation"],
         sequence=p.get("sequence") or "0",
         yield_quantity=yield_quantity,
-        scrap_quantity=_quantity(p.get("scrap_quantity")),
+        scrap_quantity=scrap_quantity,
         is_final=bool(p.get("is_final")),
         text=p.get("text", ""),
         work_center=operation.work_center,
         plant=operation.plant,
         external_id=command.id,
     )
-    attempt.sent = {
-        "service": "API_PROD_ORDER_CONFIRMATION_2_SRV",
-        "create": "ProdnOrdConf2",
-        "values": {k: p[k] for k in sorted(p)} | {"ExternalSystemConfirmation": command.id},
-        "on_behalf_of": command.requested_by,
-    }
+    attempt.write(
+        {
+            "service": "API_PROD_ORDER_CONFIRMATION_2_SRV",
+            "create": "ProdnOrdConf2",
+            "values": {k: p[k] for k in sorted(p)} | {"ExternalSystemConfirmation": command.id},
+            "on_behalf_of": command.requested_by,
+        }
+    )
     return Applied(_confirmation_result(attempt.sap.confirmations.create(request)))
 
 

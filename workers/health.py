@@ -25,7 +25,7 @@ class FlowHealth:
 
     @property
     def backlog(self) -> int:
-        return self.counts.get(Status.ACCEPTED, 0) + self.counts.get(Status.RUNNING, 0)
+        return sum(self.counts.get(status, 0) for status in (Status.ACCEPTED, Status.RUNNING, Status.IN_DOUBT))
 
     @property
     def dead_letters(self) -> int:

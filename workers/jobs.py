@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
 
-from odata_clients.errors import SapError
+from odata_clients.errors import SapError, SapProtocolError
 from odata_clients.http import CallEvent, record_calls
 from runtime import tracing
+from runtime.settings import Settings
 from runtime.user_assertion import UserAssertionUnavailable
-from store import Command, CommandNotFound, SerialKeyBusy, Status
+from store import Command, CommandNotFound, InvalidTransition, SerialKeyBusy, Status
 from workers.bootstrap import WorkerContext, get_context
-from workers.handlers import Attempt, apply
+from workers.handlers import Attempt, StillInDoubt, apply
+from workers.heartbeat import beating
 from workers.retry import classify
 from workers.snapshot import Ending
 
@@ -45,12 +46,17 @@ def run(context: WorkerContext, command_id: str) -> Command | None:
         attempt=command.attempts,
     )
     # Tracing on: this attempt continues the trace of the request that made the command (its SAP calls nest here).
-    with tracing.span(
-        f"writeback {command.type}",
-        "consumer",
-        parent=command.traceparent,
-        attributes={"writeback.id": command.id, "writeback.attempt": command.attempts, "request_id": correlation},
-    ) as span:
+    # `beating`: this process's heartbeat keeps the command from being reclaimed while the attempt runs.
+    with (
+        beating(command.id),
+        tracing.span(
+            f"writeback {command.type}",
+            "consumer",
+            parent=command.traceparent,
+            attributes={"writeback.id": command.id, "writeback.attempt": command.attempts, "request_id": correlation},
+        ) as span,
+    ):
+        ended: Command | None
         if command.attempts > context.retry.max_attempts:
             # A command whose attempts keep dying with their worker (reclaimed each time) ends here.
             log.warning("writeback_out_of_attempts", attempts=command.attempts)
@@ -61,8 +67,14 @@ def run(context: WorkerContext, command_id: str) -> Command | None:
                 actor=context.name,
             )
         else:
-            ended = _attempt(context, command)
-        if span is not None:
+            try:
+                ended = _attempt(context, command)
+            except InvalidTransition as lost:
+                # Reclaimed while this attempt ran (its heartbeats stopped reaching the store): the attempt
+                # that has it now asks SAP what happened and records the outcome.
+                log.warning("writeback_outcome_left_to_another_attempt", reason=str(lost))
+                ended = None
+        if span is not None and ended is not None:
             span.set_attribute("writeback.status", ended.status.value)
         return ended
 
@@ -90,9 +102,16 @@ def _start(context: WorkerContext, command_id: str) -> Command | None:
         return command
 
 
-def _attempt(context: WorkerContext, command: Command) -> Command:
-    store = context.store
-    attempt = Attempt(command=command, sap=context.sap, signer=context.signer)
+def _attempt(context: WorkerContext, command: Command) -> Command | None:
+    store, settings = context.store, context.settings
+    attempt = Attempt(
+        command=command,
+        sap=context.sap,
+        signer=context.signer,
+        settle=settings.writeback_in_doubt_settle,
+        on_send=lambda: store.sending(command.id, context.name),
+        allow_over_confirmation=settings.allow_over_confirmation,
+    )
     started = time.monotonic()
     with record_calls() as calls:
         try:
@@ -107,6 +126,24 @@ def _attempt(context: WorkerContext, command: Command) -> Command:
                 sent=_sent(attempt, calls),
                 actor=context.name,
             )
+        except StillInDoubt as doubt:
+            # SAP was asked and does not show the earlier write, but may still be working on it.
+            next_check = min(doubt.settled_at, _next_check(settings))
+            log.info("writeback_still_in_doubt", next_check_at=next_check.isoformat())
+            return store.in_doubt(
+                command.id,
+                error=None,
+                next_check_at=next_check,
+                asked_only=True,
+                duration_ms=_ms(started),
+                sent=_sent(attempt, calls),
+                actor=context.name,
+            )
+        except InvalidTransition as lost:
+            # The store handed this command to another attempt (this worker's heartbeats stopped reaching
+            # it): nothing was sent by this attempt, and the store is no longer ours to write.
+            log.warning("writeback_lost_to_another_attempt", reason=str(lost))
+            return None
         except SapError as error:
             return _failed(context, command, error, error.as_dict(), attempt, calls, started)
         except UserAssertionUnavailable as exc:
@@ -140,7 +177,6 @@ def _attempt(context: WorkerContext, command: Command) -> Command:
                 started,
             )
             raise
-        _pause_for_tests(context, command)
         outcome = store.succeed(
             command.id,
             result=applied.result | ({"applied_by_earlier_attempt": True} if applied.earlier else {}),
@@ -154,6 +190,10 @@ def _attempt(context: WorkerContext, command: Command) -> Command:
     return outcome
 
 
+def _next_check(settings: Settings) -> datetime:
+    return datetime.now(UTC) + timedelta(seconds=settings.writeback_in_doubt_check)
+
+
 def _failed(
     context: WorkerContext,
     command: Command,
@@ -164,6 +204,27 @@ def _failed(
     started: float,
 ) -> Command:
     store, retry = context.store, context.retry
+    if error is not None and error.may_have_applied and attempt.sent:
+        # The write left and no answer came back: SAP may have applied it. Never re-sent blind: the next
+        # attempt asks SAP first, and re-sends only once SAP can no longer be working on this one.
+        log.warning("writeback_in_doubt", error=as_dict.get("message"))
+        return store.in_doubt(
+            command.id,
+            error=as_dict,
+            next_check_at=_next_check(context.settings),
+            duration_ms=_ms(started),
+            sent=_sent(attempt, calls),
+            actor=context.name,
+        )
+    # This attempt's write failed for sure (SAP answered with an error, or it never reached SAP): it did
+    # not land, and any earlier doubt is over (SAP was asked before it was sent). An answer we cannot read
+    # (protocol) or an internal error after sending leaves the doubt open.
+    write_not_applied = (
+        bool(attempt.sent)
+        and error is not None
+        and not error.may_have_applied
+        and not isinstance(error, SapProtocolError)
+    )
     ending = classify(error) if error is not None else None
     if ending is None and retry.exhausted(command.attempts):
         ending = Status.DEAD
@@ -173,6 +234,7 @@ def _failed(
             command.id,
             ending,
             error=as_dict,
+            write_not_applied=write_not_applied,
             duration_ms=_ms(started),
             sent=_sent(attempt, calls),
             actor=context.name,
@@ -183,6 +245,7 @@ def _failed(
         command.id,
         error=as_dict,
         next_attempt_at=next_at,
+        write_not_applied=write_not_applied,
         duration_ms=_ms(started),
         sent=_sent(attempt, calls),
         actor=context.name,
@@ -214,18 +277,3 @@ def _sent(attempt: Attempt, calls: list[CallEvent]) -> dict[str, Any]:
             for c in calls
         ],
     }
-
-
-def _pause_for_tests(context: WorkerContext, command: Command) -> None:
-    """Test hook (refused in production by the settings): SAP has the change, the store does not yet.
-
-    Touches the file, then waits until the test removes it (or kills this process, which is the point).
-    """
-    path = context.settings.writeback_test_pause_file
-    if not path or context.settings.is_production:
-        return
-    marker = Path(path)
-    marker.write_text(command.id)
-    deadline = time.monotonic() + 120
-    while marker.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+import time
+from datetime import UTC, datetime, timedelta
 
 import structlog
 
 from store import Status
 from workers.bootstrap import WorkerContext
 from workers.enqueue import enqueue_command
+from workers.heartbeat import reclaim_period, stale_after
 
 log = structlog.get_logger(__name__)
 
@@ -19,27 +21,36 @@ BATCH = 500
 NEVER = timedelta(days=36500)
 
 
-def reconcile_once(context: WorkerContext) -> int:
+def reconcile_once(context: WorkerContext, *, reclaim_running: bool = True) -> int:
     """One pass; returns how many jobs it enqueued. Safe with several reconcilers: the store's claim is locked.
 
-    1. Due retries: `accepted` with a `next_attempt_at` that has passed (a transient failure's back-off is
-       over). Jobs never re-enqueue themselves (a running job's id is the command id), so this is what
-       runs the next attempt.
-    2. Stranded: `accepted` and due for longer than RECONCILE_ACCEPTED_AFTER (Redis lost the job, or the
-       web layer could not enqueue it), or `running` untouched for longer than RECONCILE_RUNNING_AFTER
-       (the worker died mid-attempt; the next attempt checks SAP for the earlier one's success first).
+    1. Due retries: `accepted` or `in_doubt` with a `next_attempt_at` that has passed (a transient failure's
+       back-off is over, or it is time to ask SAP again). Jobs never re-enqueue themselves (a running job's
+       id is the command id), so this is what runs the next attempt.
+    2. Stranded: due for longer than RECONCILE_ACCEPTED_AFTER without a job running it (Redis lost the job,
+       or the web layer could not enqueue it), or `running` with a heartbeat older than 1.5 x
+       WORKER_HEARTBEAT_INTERVAL (its worker died mid-attempt; the next attempt asks SAP before writing).
+       `reclaim_running=False` leaves running commands alone (see `ReconcilerThread`).
     """
     settings = context.settings
     enqueued = 0
     due = context.store.stranded(accepted_older_than=timedelta(0), running_older_than=NEVER, limit=BATCH)
     for command in due:
-        if command.status == Status.ACCEPTED and command.next_attempt_at is not None:
+        if command.status in (Status.ACCEPTED, Status.IN_DOUBT) and command.next_attempt_at is not None:
             enqueued += _claim(context, command.id, timedelta(0), NEVER)
     accepted_after = timedelta(seconds=settings.reconcile_accepted_after)
-    running_after = timedelta(seconds=settings.reconcile_running_after)
+    running_after = timedelta(seconds=stale_after(settings)) if reclaim_running else NEVER
     for command in context.store.stranded(
         accepted_older_than=accepted_after, running_older_than=running_after, limit=BATCH
     ):
+        if command.status == Status.RUNNING:
+            beat = command.heartbeat_at or command.updated_at
+            log.warning(
+                "reclaiming_from_dead_worker",
+                command_id=command.id,
+                runner=command.runner,
+                silent_seconds=round((datetime.now(UTC) - beat).total_seconds(), 2),
+            )
         enqueued += _claim(context, command.id, accepted_after, running_after)
     if enqueued:
         log.info("reconciled", enqueued=enqueued)
@@ -57,20 +68,42 @@ def _claim(context: WorkerContext, command_id: str, accepted_after: timedelta, r
 
 
 class ReconcilerThread(threading.Thread):
-    """`reconcile_once` every RECONCILE_INTERVAL seconds beside the worker loop, until `stop()`."""
+    """`reconcile_once` beside the worker loop until `stop()`: every RECONCILE_INTERVAL, and at least every half
+    heartbeat interval, so that a dead worker's command is reclaimed within two heartbeat intervals.
+
+    After a pass that failed (the database was away), running commands are left alone for one stale period
+    once the store answers again: during the outage no worker could write its heartbeat either, so every
+    running command looks abandoned until their heartbeats catch up. Reclaiming a live worker's command
+    would have another worker ask SAP (and possibly write) while the first is still at it.
+    """
 
     def __init__(self, context: WorkerContext) -> None:
         super().__init__(name="reconciler", daemon=True)  # daemon: never holds the process open
         self.context = context
         self._stopped = threading.Event()
+        self._blind = False
+        self._hold_running_until = 0.0
 
     def run(self) -> None:
-        while not self._stopped.wait(self.context.settings.reconcile_interval):
-            try:
-                reconcile_once(self.context)
-            except Exception:
-                # Redis or the database may be briefly away; the next pass tries again.
-                log.exception("reconcile_failed")
+        period = reclaim_period(self.context.settings)
+        while not self._stopped.wait(period):
+            self.pass_once()
+
+    def pass_once(self) -> int | None:
+        """One pass that never raises; None when it failed (logged), else the jobs enqueued."""
+        reclaim = not self._blind and time.monotonic() >= self._hold_running_until
+        try:
+            enqueued = reconcile_once(self.context, reclaim_running=reclaim)
+        except Exception:
+            # Redis or the database may be briefly away; the next pass tries again.
+            log.exception("reconcile_failed")
+            self._blind = True
+            return None
+        if self._blind:
+            self._blind = False
+            self._hold_running_until = time.monotonic() + stale_after(self.context.settings)
+            log.info("reconcile_recovered", running_reclaims_resume_in=stale_after(self.context.settings))
+        return enqueued
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stopped.set()

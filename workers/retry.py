@@ -7,22 +7,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from odata_clients.errors import SapError, SapPreconditionFailed, SapProtocolError, SapRateLimited
+from odata_clients.errors import SapAuthError, SapError, SapPreconditionFailed, SapProtocolError, SapRateLimited
 from store import Status
 
 
 def classify(error: SapError) -> Status | None:
     """None for a transient error (try again later), else how the command ends.
 
-    412: someone changed the object since the user read it -> conflict. An answer we cannot interpret
-    (protocol) may hide an applied change, so it goes to the dead letters for a person to look at.
-    Everything else that is not transient (400 with SAP's message, 401/403, 404, 428) is a rejection.
+    412: someone changed the object since the user read it -> conflict. SAP refusing our credentials
+    (401/403 on a technical or propagated call, a CSRF token refused even after a fresh fetch) is a
+    configuration problem, not the user's fault -> dead (an admin requeues it once fixed; the alert fires).
+    An answer we cannot interpret (protocol) may hide an applied change -> dead, for a person to look at.
+    Everything else that is not transient (400 with SAP's message, 404, 428) is a rejection.
     """
     if error.transient:
         return None
     if isinstance(error, SapPreconditionFailed):
         return Status.CONFLICT
-    if isinstance(error, SapProtocolError):
+    if isinstance(error, (SapAuthError, SapProtocolError)):
         return Status.DEAD
     return Status.REJECTED
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
-from access import policy
+from access import confirmation, policy
+from access.errors import StateConflict, Unprocessable
 from access.policy import NotInScope, Principal, Role, attributes_from_claim
+from odata_clients.models import Operation, Quantity
 from store import Status
 from workers.commands import CommandType
 
@@ -70,6 +73,32 @@ def check_work_center(attributes: Mapping[str, Any], plant: str, work_center: st
         policy.check_work_center(_requester(attributes), plant, work_center)
     except NotInScope as exc:
         raise Ending(Status.REJECTED, "out_of_scope", f"{exc} (requester's snapshot)") from exc
+
+
+def check_confirmable(
+    operation: Operation,
+    *,
+    yield_quantity: Quantity,
+    scrap_quantity: Quantity | None,
+    allow_over_confirmation: bool,
+) -> None:
+    """The supervisor view's rule again, at apply time: what passed then may not pass now (a conflict)."""
+    try:
+        confirmation.check_confirmable(
+            operation,
+            yield_quantity=yield_quantity.value,
+            scrap_quantity=scrap_quantity.value if scrap_quantity else Decimal(0),
+            unit=yield_quantity.unit,
+            allow_over_confirmation=allow_over_confirmation,
+        )
+    except (StateConflict, Unprocessable) as exc:
+        raise Ending(
+            Status.CONFLICT,
+            "no_longer_confirmable",
+            f"{exc} (SAP now; it was confirmable when the request was accepted)",
+            quantity_to_go=str(operation.quantity_to_go.value),
+            unit=operation.quantity_to_go.unit,
+        ) from exc
 
 
 def same_user(a: str, b: str) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 import redis
 import requests
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 
 from odata_clients.probe import sap_reachable
 from runtime.settings import Settings
@@ -115,7 +116,8 @@ def evaluate(snap: Snapshot, thresholds: Thresholds, sap_down_seconds: float | N
     if snap.dead_letters:
         found[DEAD_LETTERS] = Finding(
             DEAD_LETTERS,
-            f"{snap.dead_letters} writeback(s) ran out of retries: retry or discard them in the dead-letter list",
+            f"{snap.dead_letters} writeback(s) in the dead-letter list (out of retries, SAP refused our credentials, "
+            "or an answer nobody could read): fix the cause, then retry or discard them",
             {
                 "dead_letters": snap.dead_letters,
                 "by_type": {t: f.dead_letters for t, f in snap.flows.items() if f.dead_letters},
@@ -281,6 +283,9 @@ class Watchdog:
                 started = time.monotonic()
                 try:
                     self.tick()
+                except (redis.ConnectionError, redis.TimeoutError, SQLAlchemyError) as exc:
+                    # A dependency is away (every tick until it is back): one line, not a traceback each time.
+                    log.warning("watchdog_tick_failed", error=f"{type(exc).__name__}: {exc}")
                 except Exception:
                     log.exception("watchdog_tick_failed")
                 stop.wait(max(0.0, self.interval - (time.monotonic() - started)))

@@ -6,7 +6,7 @@ import datetime as dt
 import random
 from dataclasses import dataclass, field
 
-from mock_sap.data.catalog import DEPUTY, EXECUTIVES, MATERIALS, PLANTS
+from mock_sap.data.catalog import DEPUTY, EXECUTIVES, MATERIALS, PLANTS, USER_NAMES
 from mock_sap.data.production import DAY_MS, _Writer
 from mock_sap.edm import EntityType, ms_from_date
 
@@ -41,6 +41,49 @@ LEAVE_PEOPLE = ("Jonas Weber", "Mia Schulz", "Lena Fischer", "Tom Becker", "Ava 
 TRAVEL_TRIPS = ("Customer visit Lyon", "Trade fair Hannover", "Supplier audit Shenzhen", "Plant visit Palo Alto")
 
 
+# A task's workflow log as SAP's work item history words it; every event is complete when logged.
+LOG_CREATED = "Work item created"
+LOG_RESERVED = "Work item reserved by {name}"
+LOG_RELEASED = "Reservation of work item cancelled by {name}"
+LOG_FORWARDED = "Work item forwarded by {name} to {target}"
+LOG_DECIDED = "Work item completed by {name} with decision '{text}'"
+LOG_STATUS = "COMPLETED"
+
+
+def log_entry(
+    origin: str,
+    instance: str,
+    event_order: int,
+    user: str,
+    description: str,
+    at_ms: int,
+    result: str | None = None,
+    result_type: str | None = None,
+    name: str | None = None,
+) -> dict[str, object]:
+    """The values of one WorkflowLog row; `result`/`result_type` only for a decision."""
+    return {
+        "SAP__Origin": origin,
+        "InstanceID": instance,
+        "EventOrder": event_order,
+        "ReferenceInstanceID": instance,
+        "PerformedBy": user,
+        "PerformedByName": name or user_name(user),
+        "Status": LOG_STATUS,
+        "Timestamp": at_ms,
+        "Description": description,
+        "SupportsNavigation": False,
+        "Result": result,
+        "ResultType": result_type,
+        "CreationTimestamp": at_ms,
+        "EndTimestamp": at_ms,
+    }
+
+
+def user_name(user: str) -> str:
+    return USER_NAMES.get(user, user)
+
+
 @dataclass
 class ApprovalSeed:
     headers: list[tuple[object, ...]] = field(default_factory=list)
@@ -49,6 +92,7 @@ class ApprovalSeed:
     definitions: list[tuple[object, ...]] = field(default_factory=list)
     attributes: list[tuple[object, ...]] = field(default_factory=list)
     descriptions: list[tuple[object, ...]] = field(default_factory=list)
+    logs: list[tuple[object, ...]] = field(default_factory=list)
     owners: dict[str, tuple[str, ...]] = field(default_factory=dict)
     comment_on_reject: set[str] = field(default_factory=set)
     task_requisition: dict[str, str] = field(default_factory=dict)
@@ -63,12 +107,14 @@ def generate_approvals(
     definition_type: EntityType,
     attribute_type: EntityType,
     description_type: EntityType,
+    log_type: EntityType,
 ) -> ApprovalSeed:
     rng = random.Random(seed + 7)
     ref_ms = ms_from_date(reference)
     out = ApprovalSeed()
     hw, iw, tw = _Writer(header_type), _Writer(item_type), _Writer(task_type)
     dw, aw, sw = _Writer(definition_type), _Writer(attribute_type), _Writer(description_type)
+    lw = _Writer(log_type)
     for definition_id, (name, category) in TASK_DEFINITIONS.items():
         out.definitions.append(
             dw.row(SAP__Origin=ORIGIN, TaskDefinitionID=definition_id, TaskName=name, Category=category)
@@ -180,6 +226,16 @@ def generate_approvals(
             )
         )
         out.descriptions.append(sw.row(SAP__Origin=ORIGIN, InstanceID=instance, Description=description))
+        # No random draws here: the log must not shift the seed's sequence for the data after it.
+        # The creator's name as the task shows it (CreatedByName), so both views of the task agree.
+        creation = log_entry(ORIGIN, instance, 1, created_by[0], LOG_CREATED, created, name=created_by[1])
+        out.logs.append(lw.row(**creation))
+        if processor:
+            reserved = created + (ref_ms - created) // 2
+            name = user_name(processor)
+            out.logs.append(
+                lw.row(**log_entry(ORIGIN, instance, 2, processor, LOG_RESERVED.format(name=name), reserved))
+            )
         out.owners[instance] = owners
         return instance
 

@@ -11,6 +11,14 @@ NAMED_PASSWORD = "user-pass-1"
 EXECUTIVES = ("EXEC_ANNA", "EXEC_BEN", "EXEC_CARLA")
 EXECUTIVE_NAMES = {"EXEC_ANNA": "Anna Keller", "EXEC_BEN": "Ben Okafor", "EXEC_CARLA": "Carla Jimenez"}
 DEPUTY = "EXEC_DAN"  # co-approver of one task of each executive (whoever decides first wins)
+# Full names SAP shows beside a user id (e.g. PerformedByName in a task's workflow log).
+USER_NAMES = {
+    **EXECUTIVE_NAMES,
+    DEPUTY: "Dan Novak",
+    "REQ_DAVID": "David Moreau",
+    "PM_1010": "Petra Lange",
+    "PM_1710": "Sam Rivera",
+}
 
 
 @dataclass(frozen=True)

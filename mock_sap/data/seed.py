@@ -38,6 +38,7 @@ def build_store(orders: int, seed: int, reference: dt.date) -> Store:
         tasks.DEFINITION_TYPE,
         tasks.ATTRIBUTE_TYPE,
         tasks.DESCRIPTION_TYPE,
+        tasks.WORKFLOW_LOG_TYPE,
     )
     store.add(pr.HEADER, Table(pr.HEADER_TYPE)).load(approvals.headers)
     store.add(pr.ITEM, Table(pr.ITEM_TYPE, ("PurchaseRequisition",))).load(approvals.items)
@@ -45,6 +46,7 @@ def build_store(orders: int, seed: int, reference: dt.date) -> Store:
     store.add(tasks.DEFINITIONS, Table(tasks.DEFINITION_TYPE)).load(approvals.definitions)
     store.add(tasks.ATTRIBUTES, Table(tasks.ATTRIBUTE_TYPE, ("InstanceID",))).load(approvals.attributes)
     store.add(tasks.DESCRIPTIONS, Table(tasks.DESCRIPTION_TYPE)).load(approvals.descriptions)
+    store.add(tasks.WORKFLOW_LOGS, Table(tasks.WORKFLOW_LOG_TYPE, ("InstanceID",))).load(approvals.logs)
     meta_rows: list[tuple[object, ...]] = [
         (
             instance,

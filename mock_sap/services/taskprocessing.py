@@ -6,16 +6,29 @@ from collections.abc import Sequence
 
 from mock_sap.data.approvals import (
     LEAVE_REQUEST,
+    LOG_DECIDED,
+    LOG_FORWARDED,
+    LOG_RELEASED,
+    LOG_RESERVED,
     OPEN_STATUSES,
     PR_REFUSED,
     PR_RELEASE,
     PR_RELEASED,
+    log_entry,
+    user_name,
 )
 from mock_sap.edm import EntityType, FunctionImport, string, typed
 from mock_sap.errors import ODataError, ServiceInfo, bad_request, business_error
 from mock_sap.services.base import Context, FunctionResult, Service
 from mock_sap.services.purchase_requisition_model import ITEM
-from mock_sap.services.taskprocessing_model import ATTRIBUTES, DEFINITIONS, DESCRIPTIONS, MODEL, TASKS
+from mock_sap.services.taskprocessing_model import (
+    ATTRIBUTES,
+    DEFINITIONS,
+    DESCRIPTIONS,
+    MODEL,
+    TASKS,
+    WORKFLOW_LOGS,
+)
 from mock_sap.store import Row, Store, Table
 
 # Who may process a task is not part of the OData model; the mock keeps it in a private table.
@@ -37,6 +50,8 @@ DECISIONS = {
     LEAVE_REQUEST: [("0001", "Approve", "POSITIVE"), ("0002", "Reject", "NEGATIVE")],
 }
 DEFAULT_DECISIONS = [("0001", "Approve", "POSITIVE"), ("0002", "Reject", "NEGATIVE")]
+# Sets whose rows belong to one task (keys start with SAP__Origin, InstanceID): visible with their task.
+PER_TASK_SETS = (ATTRIBUTES, DESCRIPTIONS, WORKFLOW_LOGS)
 
 
 class TaskProcessingService(Service):
@@ -74,11 +89,15 @@ class TaskProcessingService(Service):
         # A task reserved by someone else disappears from the other potential owners' inboxes.
         return processor == user or (not processor and user in self._owners(task[t["InstanceID"]]))
 
+    def _sees_task_of(self, row: Row, user: str) -> bool:
+        task = self.tables[TASKS].get((row[0], row[1]))
+        return task is not None and self._may_see(task, user)
+
     def collection(self, set_name: str, ctx: Context) -> Sequence[Row]:
         tasks = self.tables[TASKS].rows
         if set_name == TASKS:
             return [task for task in tasks if self._in_inbox(task, ctx.user)]
-        if set_name in (ATTRIBUTES, DESCRIPTIONS):
+        if set_name in PER_TASK_SETS:
             visible = {task[self._t["InstanceID"]] for task in tasks if self._may_see(task, ctx.user)}
             table = self.tables[set_name]
             position = table.entity_type.index["InstanceID"]
@@ -86,14 +105,24 @@ class TaskProcessingService(Service):
         return super().collection(set_name, ctx)
 
     def index_lookup(self, set_name: str, ctx: Context):  # type: ignore[no-untyped-def]
-        return None if set_name == TASKS else super().index_lookup(set_name, ctx)
+        if set_name == TASKS:
+            return None
+        lookup = super().index_lookup(set_name, ctx)
+        if lookup is None or set_name not in PER_TASK_SETS:
+            return lookup
+
+        # An indexed $filter (InstanceID eq '...') must not bypass the visibility `collection` applies.
+        def visible(column: str, value: object) -> list[Row] | None:
+            rows = lookup(column, value)
+            return None if rows is None else [row for row in rows if self._sees_task_of(row, ctx.user)]
+
+        return visible
 
     def get(self, set_name: str, key: tuple[object, ...], ctx: Context) -> Row | None:
         row = super().get(set_name, key, ctx)
         if row is None or set_name == DEFINITIONS:
             return row
-        task = self.tables[TASKS].get((row[0], row[1]))
-        return row if task is not None and self._may_see(task, ctx.user) else None
+        return row if self._sees_task_of(row, ctx.user) else None
 
     # -- actions -------------------------------------------------------------------------------
     def _task(self, params: dict[str, object], ctx: Context) -> Row:
@@ -147,10 +176,12 @@ class TaskProcessingService(Service):
             if task[t["Processor"]] == ctx.user:
                 raise business_error("SWF_RUN_WIM/017", f"Task {task[t['InstanceID']]} is already reserved by you")
             task = self.replace_row(TASKS, task, Status="RESERVED", Processor=ctx.user)
+            self._log(task, ctx, LOG_RESERVED.format(name=user_name(ctx.user)))
         elif function.name == "Release":
             if task[t["Processor"]] != ctx.user:
                 raise business_error("SWF_RUN_WIM/018", f"Task {task[t['InstanceID']]} is not reserved by you")
             task = self.replace_row(TASKS, task, Status="READY", Processor="")
+            self._log(task, ctx, LOG_RELEASED.format(name=user_name(ctx.user)))
         elif function.name == "Forward":
             target = str(params.get("ForwardTo") or "").upper()
             if target not in self.known_users:
@@ -159,6 +190,7 @@ class TaskProcessingService(Service):
             if meta is not None:
                 self.replace_row(TASK_META, meta, Owners=(target,))
             task = self.replace_row(TASKS, task, Status="READY", Processor="")
+            self._log(task, ctx, LOG_FORWARDED.format(name=user_name(ctx.user), target=user_name(target)))
             ctx.message("SWF_RUN_WIM/021", f"Task forwarded to {target}", "success")
         else:
             return super().call(function, params, ctx)
@@ -180,12 +212,29 @@ class TaskProcessingService(Service):
         if requisition:
             self._set_release_state(str(requisition), option["Nature"] == "POSITIVE", ctx)
         ctx.message("SWF_RUN_WIM/040", f"Decision '{option['DecisionText']}' saved", "success")
+        text, nature = str(option["DecisionText"]), str(option["Nature"])
+        self._log(task, ctx, LOG_DECIDED.format(name=user_name(ctx.user), text=text), text, nature)
         return self.replace_row(
             TASKS,
             task,
             Status="COMPLETED",
             Processor=ctx.user,
             HasComments=bool(task[t["HasComments"]]) or bool(comments.strip()),
+        )
+
+    def _log(
+        self, task: Row, ctx: Context, description: str, result: str | None = None, result_type: str | None = None
+    ) -> None:
+        """Append the next WorkflowLog entry of `task`, performed by the caller (undone with its transaction)."""
+        t = self._t
+        origin, instance = str(task[t["SAP__Origin"]]), str(task[t["InstanceID"]])
+        table = self.tables[WORKFLOW_LOGS]
+        ix = table.entity_type.index
+        entries = [row for row in table.lookup("InstanceID", instance) or () if row[ix["SAP__Origin"]] == origin]
+        order = 1 + max((int(row[ix["EventOrder"]]) for row in entries), default=0)  # type: ignore[call-overload]
+        at_ms = int(ctx.now.timestamp() * 1000)
+        self.insert_row(
+            WORKFLOW_LOGS, log_entry(origin, instance, order, ctx.user, description, at_ms, result, result_type)
         )
 
     def _set_release_state(self, requisition: str, approved: bool, ctx: Context) -> None:

@@ -18,6 +18,7 @@ TASKS = "TaskCollection"
 DEFINITIONS = "TaskDefinitionCollection"
 ATTRIBUTES = "CustomAttributeCollection"
 DESCRIPTIONS = "TaskDescriptionCollection"
+WORKFLOW_LOGS = "WorkflowLogCollection"
 
 
 def _p(name: str, edm_type: str = "Edm.String", nullable: bool = True, **kw: object) -> Property:
@@ -84,6 +85,15 @@ TASK_TYPE = EntityType(
             from_role="Task",
             to_role="r_CustomAttribute",
         ),
+        NavigationProperty(
+            "WorkflowLogs",
+            "WorkflowLog",
+            to_many=True,
+            association="Task_2_r_WorkflowLog",
+            join=(("SAP__Origin", "SAP__Origin"), ("InstanceID", "InstanceID")),
+            from_role="Task",
+            to_role="r_WorkflowLog",
+        ),
     ],
 )
 
@@ -108,6 +118,30 @@ DESCRIPTION_TYPE = EntityType(
     properties=[_ORIGIN, _p("InstanceID", nullable=False), _p("Description", nullable=False)],
 )
 
+# The task's history: one entry per event (created, reserved, forwarded, decided...), EventOrder from 1.
+WORKFLOW_LOG_TYPE = EntityType(
+    "WorkflowLog",
+    keys=("SAP__Origin", "InstanceID", "EventOrder"),
+    emit_sap=False,
+    properties=[
+        _ORIGIN,
+        _p("InstanceID", nullable=False),
+        _p("EventOrder", "Edm.Int32", nullable=False),
+        _p("ReferenceInstanceID", nullable=False),
+        _p("PerformedBy"),
+        _p("PerformedByName"),
+        _p("Status", nullable=False),
+        _p("Timestamp", "Edm.DateTime", precision=7),
+        _p("Description"),
+        _p("SupportsNavigation", "Edm.Boolean"),
+        # A decision's DecisionText and its Nature (POSITIVE/NEGATIVE); empty for other events.
+        _p("Result"),
+        _p("ResultType"),
+        _p("CreationTimestamp", "Edm.DateTime", precision=7),
+        _p("EndTimestamp", "Edm.DateTime", precision=7),
+    ],
+)
+
 # The TCM sibling declares DecisionOption empty; these fields are the documented result of DecisionOptions.
 DECISION_OPTION = ComplexType(
     "DecisionOption",
@@ -129,13 +163,14 @@ MODEL = ServiceModel(
     name="TASKPROCESSING",
     namespace=NS,
     container="TASKPROCESSING_Entities",
-    entity_types=[TASK_TYPE, DEFINITION_TYPE, ATTRIBUTE_TYPE, DESCRIPTION_TYPE],
+    entity_types=[TASK_TYPE, DEFINITION_TYPE, ATTRIBUTE_TYPE, DESCRIPTION_TYPE, WORKFLOW_LOG_TYPE],
     complex_types=[DECISION_OPTION],
     entity_sets=[
         EntitySet(TASKS, "Task", creatable=False, updatable=False, deletable=False),
         EntitySet(DEFINITIONS, "TaskDefinition", creatable=False, updatable=False, deletable=False),
         EntitySet(ATTRIBUTES, "CustomAttribute", creatable=False, updatable=False, deletable=False),
         EntitySet(DESCRIPTIONS, "TaskDescription", creatable=False, updatable=False, deletable=False),
+        EntitySet(WORKFLOW_LOGS, "WorkflowLog", creatable=False, updatable=False, deletable=False),
     ],
     function_imports=[
         FunctionImport("DecisionOptions", f"Collection({NS}.DecisionOption)", "GET", (_ORIGIN_PARAM, _INSTANCE_PARAM)),

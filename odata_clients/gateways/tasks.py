@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from odata_clients import convert
-from odata_clients.gateways.base import Gateway, Row, string_param
-from odata_clients.models import DecisionOption, Page, Task
+from odata_clients.gateways.base import Gateway, Row, convert_key, string_param
+from odata_clients.models import DecisionOption, Page, Task, TaskDecision
 
 TASKS = "TaskCollection"
 NAV_ATTRIBUTES = "CustomAttributeData"
+NAV_WORKFLOW_LOGS = "WorkflowLogs"
 OPEN_STATUSES = ("READY", "RESERVED", "IN_PROGRESS")
 APPROVE = "0001"
 REJECT = "0002"
@@ -50,6 +51,20 @@ def _object_id(attributes: Mapping[str, str]) -> str:
         if attributes.get(name):
             return attributes[name]
     return ""
+
+
+def decision_from_log(entries: Iterable[Row]) -> TaskDecision | None:
+    """The latest decision in a task's workflow log: the highest EventOrder whose ResultType is set."""
+    decided = [(convert.int_from_sap(e.raw.get("EventOrder")) or 0, e) for e in entries if e.text("ResultType")]
+    if not decided:
+        return None
+    _, entry = max(decided, key=lambda pair: pair[0])
+    return TaskDecision(
+        performed_by=entry.text("PerformedBy"),
+        result=entry.text("Result"),
+        nature=entry.text("ResultType"),
+        at=entry.datetime("Timestamp") or entry.datetime("EndTimestamp"),
+    )
 
 
 def _task_result(result: Any, function: str) -> Task:
@@ -120,6 +135,18 @@ class TasksGateway(Gateway):
             },
         )
         return _task_result(result, "Decision")
+
+    def decision(self, task_id: str, origin: str) -> TaskDecision | None:
+        """Who decided the task and how, as SAP's workflow log says; None while the log holds no decision.
+
+        One call (`TaskCollection(...)/WorkflowLogs`), so a retried decision can tell an approve from a
+        reject, and ours from a co-approver's, after an answer that never came.
+        """
+        task = getattr(self._service().entity_sets, TASKS).get_entity(
+            SAP__Origin=convert_key(origin), InstanceID=convert_key(task_id)
+        )
+        entries = self._run(task.nav(NAV_WORKFLOW_LOGS).get_entities())
+        return decision_from_log(Row(entry) for entry in entries)
 
     def claim(self, task_id: str, origin: str) -> Task:
         return self._action("Claim", task_id, origin)

@@ -28,7 +28,7 @@ class DeadLetters(MethodView):
     @blp.arguments(schemas.DeadLetterQueryArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, schemas.DeadLetterPageSchema)
     def get(self, **args: Any) -> dict[str, Any]:
-        """Writebacks that ran out of retries, newest first"""
+        """Dead letters (out of retries, SAP refused our credentials, unreadable answers), newest first"""
         try:
             page = store().list_by_status(
                 Status.DEAD, type=args.get("type"), limit=args["limit"], cursor=args.get("cursor")

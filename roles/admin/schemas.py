@@ -5,11 +5,12 @@ from __future__ import annotations
 import marshmallow as ma
 
 from app.paging import PageArgsSchema
+from roles.common import INSTANT_RANGE, Instant, free_text
 from roles.writebacks.schemas import WritebackSchema
 
 
 class DeadLetterQueryArgsSchema(PageArgsSchema):
-    type = ma.fields.String(validate=ma.validate.Length(max=40), metadata={"example": "operation.confirm"})
+    type = free_text(40, "Command type", metadata={"example": "operation.confirm"})
 
 
 class DeadLetterSchema(WritebackSchema):
@@ -24,16 +25,14 @@ class DeadLetterPageSchema(ma.Schema):
 
 
 class DiscardArgsSchema(ma.Schema):
-    reason = ma.fields.String(validate=ma.validate.Length(max=200), metadata={"example": "order was deleted in SAP"})
+    reason = free_text(200, "Why, for the audit trail", metadata={"example": "order was deleted in SAP"})
 
 
 class AuditQueryArgsSchema(PageArgsSchema):
-    user = ma.fields.String(
-        validate=ma.validate.Length(max=64), metadata={"description": "Actor or the user acted for"}
-    )
-    object = ma.fields.String(validate=ma.validate.Length(max=80), metadata={"example": "ProductionOrder:1000123"})
-    since = ma.fields.AwareDateTime(default_timezone=None, metadata={"description": "ISO 8601 with offset"})
-    until = ma.fields.AwareDateTime(default_timezone=None, metadata={"description": "ISO 8601 with offset"})
+    user = free_text(64, "Actor or the user acted for")
+    object = free_text(80, "The object, as `<type>:<id>`", metadata={"example": "ProductionOrder:1000123"})
+    since = Instant(require_offset=True, metadata={"description": f"ISO 8601 with offset, {INSTANT_RANGE}"})
+    until = Instant(require_offset=True, metadata={"description": f"ISO 8601 with offset, {INSTANT_RANGE}"})
 
 
 class AuditEventSchema(ma.Schema):

@@ -8,10 +8,8 @@ from odata_clients.connectivity import SapConnectivity
 from odata_clients.models import Task
 from roles.common import sap_principal
 from roles.executive.service import split_id
-from workers.commands import DecisionPayload, ForwardPayload, TaskPayload
+from workers.commands import DECISION_NATURE, DecisionPayload, ForwardPayload, TaskPayload
 
-# Our two words for SAP's decision natures; SAP's DecisionKey for each comes from DecisionOptions.
-NATURE = {"approve": "POSITIVE", "reject": "NEGATIVE"}
 OPEN = ("READY", "RESERVED", "IN_PROGRESS")
 
 
@@ -29,7 +27,7 @@ def prepare_decision(
 ) -> DecisionPayload:
     task = _open_task(sap, principal, approval)
     options = sap.tasks.for_user(sap_principal(principal)).decision_options(task.task_id, task.origin)
-    matching = [option for option in options if option.nature == NATURE[decision]]
+    matching = [option for option in options if option.nature == DECISION_NATURE[decision]]
     if not matching:
         offered = ", ".join(f"{o.text} ({o.nature})" for o in options) or "none"
         raise Unprocessable(f"this task offers no {decision} decision; SAP offers: {offered}", "decision")

@@ -6,7 +6,16 @@ import marshmallow as ma
 
 from app.errors import ErrorSchema
 from app.paging import PageArgsSchema, page_schema
-from roles.common import AmountSchema, QuantitySchema, StrictSchema, date_field, datetime_field
+from roles.common import (
+    AmountSchema,
+    CleanText,
+    FullMatch,
+    QuantitySchema,
+    StrictSchema,
+    date_field,
+    datetime_field,
+    free_text,
+)
 from roles.writebacks.schemas import WritebackSchema
 
 PRIORITIES = ("VERY_HIGH", "HIGH", "MEDIUM", "LOW")
@@ -15,7 +24,7 @@ MAX_MASS_DECISIONS = 50
 
 class ApprovalQueryArgsSchema(PageArgsSchema):
     task_type = ma.fields.List(
-        ma.fields.String(validate=ma.validate.Length(min=1, max=70)),
+        ma.fields.String(validate=[ma.validate.Length(min=1, max=70), CleanText(70, multiline=False)]),
         metadata={"description": "TaskDefinitionID(s), e.g. the purchase requisition release task"},
     )
     priority = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(PRIORITIES)))
@@ -92,10 +101,12 @@ class DecisionSchema(StrictSchema):
     decision = ma.fields.String(
         required=True, validate=ma.validate.OneOf(["approve", "reject"]), metadata={"example": "approve"}
     )
-    comment = ma.fields.String(
+    comment = free_text(
+        1000,
+        "Mandatory where SAP's decision option says so",
+        multiline=True,
         load_default="",
-        validate=ma.validate.Length(max=1000),
-        metadata={"description": "Mandatory where SAP's decision option says so", "example": "Budget confirmed"},
+        metadata={"example": "Budget confirmed"},
     )
 
 
@@ -117,7 +128,7 @@ class MassDecisionSchema(StrictSchema):
 class ForwardSchema(StrictSchema):
     to_user = ma.fields.String(
         required=True,
-        validate=ma.validate.Regexp(r"^[A-Za-z0-9._-]{1,12}$"),
+        validate=FullMatch(r"^[A-Za-z0-9._-]{1,12}$", error="must be an SAP user name: 1-12 of A-Z a-z 0-9 . _ -"),
         metadata={"description": "SAP user name of the new processor", "example": "EXEC_BEN"},
     )
 

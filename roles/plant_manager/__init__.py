@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import current_app, request
@@ -19,6 +20,9 @@ from roles.writebacks.schemas import WritebackSchema
 from workers.commands import CommandType
 
 MAX_ETAG_LENGTH = 255  # what the outbox stores; SAP's ETags are a few dozen characters
+# One entity-tag (RFC 9110), as SAP Gateway issues it and sap_etag hands it out, e.g. W/"'20240603101500'".
+ETAG = re.compile(r'(?:W/)?"[\x21\x23-\x7e]+"')
+ETAG_SHAPE = "one ETag exactly as sap_etag shows it, e.g. W/\"'20240603101500'\""
 
 blp = RoleBlueprint(
     "production_orders",
@@ -69,7 +73,8 @@ class ProductionOrderById(MethodView):
     @blp.response(202, WritebackSchema, description="Accepted: poll the writeback in Location")
     @blp.alt_response(404, description="No such order in the caller's plants")
     @blp.alt_response(409, description="The order cannot be changed (completed, closed, locked)")
-    @blp.alt_response(428, description="If-Match is missing: send the order's sap_etag")
+    @blp.alt_response(400, description="If-Match is not one ETag as sap_etag shows it, or too long")
+    @blp.alt_response(428, description="If-Match is missing or `*`: send the order's sap_etag")
     def patch(self, body: dict[str, Any], order_id: str) -> Any:
         """Reschedule: new planned start and/or end; If-Match (the order's sap_etag) is passed on to SAP
 
@@ -78,8 +83,12 @@ class ProductionOrderById(MethodView):
         if_match = request.headers.get("If-Match", "").strip()
         if not if_match:
             abort(428, message="send If-Match with the sap_etag of the order you saw, so nobody's change is lost")
+        if if_match == "*":
+            abort(428, message="send the sap_etag you read; * would overwrite changes you have not seen")
         if len(if_match) > MAX_ETAG_LENGTH:
             abort(400, message=f"If-Match is longer than {MAX_ETAG_LENGTH} characters; send the sap_etag unchanged")
+        if not ETAG.fullmatch(if_match):
+            abort(400, message=f"If-Match must be {ETAG_SHAPE}")
         key = idempotency_key()
         asked = {
             name: (day.isoformat() if (day := body.get(name)) else None) for name in ("planned_start", "planned_end")

@@ -8,7 +8,15 @@ import marshmallow as ma
 
 from app.paging import PageArgsSchema, page_schema
 from odata_clients.gateways.production_orders import SORT_FIELDS, STATUS_FILTERS
-from roles.common import QuantitySchema, StrictSchema, date_field, datetime_field
+from roles.common import (
+    INSTANT_RANGE,
+    CleanText,
+    Instant,
+    QuantitySchema,
+    StrictSchema,
+    date_field,
+    datetime_field,
+)
 
 EARLIEST_PLAN = dt.date(2000, 1, 1)
 LATEST_PLAN = dt.date(2099, 12, 31)
@@ -21,11 +29,14 @@ class ProductionOrderQueryArgsSchema(PageArgsSchema):
         metadata={"description": "Narrow to some of the caller's plants (default: all of them)"},
     )
     status = ma.fields.String(validate=ma.validate.OneOf(sorted(STATUS_FILTERS)))
-    material = ma.fields.String(validate=ma.validate.Length(min=1, max=40))
+    material = ma.fields.String(validate=[ma.validate.Length(min=1, max=40), CleanText(40, multiline=False)])
     start_from = ma.fields.Date(metadata={"description": "Planned start on or after (ISO date)"})
     start_to = ma.fields.Date(metadata={"description": "Planned start on or before (ISO date)"})
-    changed_since = ma.fields.DateTime(
-        metadata={"description": "Only orders SAP changed at or after this instant (ISO 8601, UTC if no offset)"}
+    changed_since = Instant(
+        metadata={
+            "description": "Only orders SAP changed at or after this instant (ISO 8601, UTC if no offset), "
+            + INSTANT_RANGE
+        }
     )
     sort = ma.fields.List(
         ma.fields.String(validate=ma.validate.OneOf(SORT_CHOICES)),
@@ -103,10 +114,14 @@ def _plausible_date(value: dt.date) -> None:
         raise ma.ValidationError(f"must be between {EARLIEST_PLAN} and {LATEST_PLAN}")
 
 
+def _plan_date(description: str, example: str) -> ma.fields.Date:
+    return ma.fields.Date(
+        validate=_plausible_date,
+        error_messages={"invalid": "not an ISO date (YYYY-MM-DD, e.g. 2026-12-01)"},
+        metadata={"description": f"{description} (ISO date, {EARLIEST_PLAN} to {LATEST_PLAN})", "example": example},
+    )
+
+
 class RescheduleSchema(StrictSchema):
-    planned_start = ma.fields.Date(
-        validate=_plausible_date, metadata={"description": "New planned start (ISO date)", "example": "2026-12-01"}
-    )
-    planned_end = ma.fields.Date(
-        validate=_plausible_date, metadata={"description": "New planned end (ISO date)", "example": "2026-12-03"}
-    )
+    planned_start = _plan_date("New planned start", "2026-12-01")
+    planned_end = _plan_date("New planned end", "2026-12-03")

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from access.errors import StateConflict, Unprocessable
+from access.confirmation import check_confirmable
 from access.policy import Principal
 from odata_clients.connectivity import SapConnectivity
 from roles.supervisor.service import get_work_order
@@ -44,21 +44,14 @@ def prepare_confirmation(
 ) -> ConfirmationPayload:
     """Validated against the operation as SAP has it now: released, same unit, not over-confirmed."""
     operation = get_work_order(sap, principal, work_order).operation_record
-    if not operation.is_released:
-        raise StateConflict(f"operation {operation.operation} of order {operation.order_id} is not released")
-    if operation.is_confirmed:
-        raise StateConflict(f"operation {operation.operation} of order {operation.order_id} is already final")
+    check_confirmable(
+        operation,
+        yield_quantity=yield_quantity,
+        scrap_quantity=scrap_quantity,
+        unit=unit,
+        allow_over_confirmation=allow_over_confirmation,
+    )
     planned_unit = operation.planned_quantity.unit
-    if unit.upper() != planned_unit.upper():
-        raise Unprocessable(f"the operation is planned in {planned_unit}; confirm in {planned_unit}", "unit")
-    if yield_quantity <= 0 and scrap_quantity <= 0:
-        raise Unprocessable("confirm a yield or a scrap quantity above zero", "yield_quantity")
-    remaining = operation.quantity_to_go.value
-    if yield_quantity > remaining and not allow_over_confirmation:
-        raise Unprocessable(
-            f"yield {yield_quantity} {planned_unit} is more than the {remaining} {planned_unit} still to go",
-            "yield_quantity",
-        )
     payload: ConfirmationPayload = {
         "order_id": operation.order_id,
         "operation": operation.operation,

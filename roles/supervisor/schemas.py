@@ -7,7 +7,16 @@ from decimal import Decimal
 import marshmallow as ma
 
 from app.paging import PageArgsSchema, page_schema
-from roles.common import QuantitySchema, StrictSchema, date_field
+from roles.common import (
+    CleanText,
+    FullMatch,
+    JsonBoolean,
+    QuantitySchema,
+    SapQuantity,
+    StrictSchema,
+    date_field,
+    free_text,
+)
 
 
 class WorkOrderQueryArgsSchema(PageArgsSchema):
@@ -15,7 +24,7 @@ class WorkOrderQueryArgsSchema(PageArgsSchema):
         ma.fields.String(validate=ma.validate.Length(min=1, max=8)),
         metadata={"description": "Narrow to some of the caller's work centres (default: all of them)"},
     )
-    order_id = ma.fields.String(validate=ma.validate.Regexp(r"^[A-Za-z0-9]{1,12}$"))
+    order_id = ma.fields.String(validate=FullMatch(r"^[A-Za-z0-9]{1,12}$"))
     include_confirmed = ma.fields.Boolean(
         load_default=False, metadata={"description": "Also list operations already finally confirmed"}
     )
@@ -41,33 +50,21 @@ class WorkOrderSchema(ma.Schema):
 WorkOrderPageSchema = page_schema(WorkOrderSchema, "WorkOrderPage")
 
 
-MAX_QUANTITY = Decimal("9999999999.999")  # SAP's Decimal(13,3)
-
-
-def _in_range(value: Decimal) -> None:
-    # A callable, not ma.validate.Range: apispec would document Decimal bounds as strings.
-    if not Decimal(0) <= value <= MAX_QUANTITY:
-        raise ma.ValidationError(f"must be between 0 and {MAX_QUANTITY}")
-
-
-def _quantity(description: str, **kwargs: object) -> ma.fields.Decimal:
-    return ma.fields.Decimal(
-        places=3,
-        validate=_in_range,
-        metadata={"description": description, "type": "string", "format": "decimal", "example": "12.000"},
-        **kwargs,  # type: ignore[arg-type]
-    )
-
-
 class ConfirmationSchema(StrictSchema):
-    yield_quantity = _quantity("Good quantity produced", required=True)
-    scrap_quantity = _quantity("Scrap quantity", load_default=Decimal("0"))
+    yield_quantity = SapQuantity("Good quantity produced", required=True, example="12.5")
+    scrap_quantity = SapQuantity("Scrap quantity", load_default=Decimal("0.000"), example="0")
     unit = ma.fields.String(
         required=True,
-        validate=ma.validate.Length(min=1, max=3),
+        validate=[ma.validate.Length(min=1, max=3), CleanText(3, multiline=False)],
         metadata={"description": "Must be the operation's unit", "example": "PC"},
     )
-    final = ma.fields.Boolean(
-        load_default=False, metadata={"description": "Final confirmation: no more work expected on the operation"}
+    final = JsonBoolean(
+        load_default=False,
+        metadata={
+            "description": "Final confirmation: no more work expected on the operation. A JSON boolean only "
+            '(true/false; "true", "yes" or 1 are refused)'
+        },
     )
-    text = ma.fields.String(load_default="", validate=ma.validate.Length(max=40), metadata={"example": "Shift A"})
+    text = free_text(
+        40, "Confirmation text (SAP's ConfirmationText, String(40))", load_default="", metadata={"example": "Shift A"}
+    )

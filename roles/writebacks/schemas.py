@@ -25,7 +25,16 @@ class TargetSchema(ma.Schema):
 class WritebackSchema(ma.Schema):
     id = ma.fields.String(required=True, metadata={"example": "6f1c7c1e-0b7e-4a55-9a0e-2f6a3c1d9b10"})
     type = ma.fields.String(required=True, metadata={"example": "operation.confirm"})
-    status = ma.fields.String(required=True, validate=ma.validate.OneOf(STATUSES), metadata={"example": "succeeded"})
+    status = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(STATUSES),
+        metadata={
+            "example": "succeeded",
+            "description": "accepted (waiting), running, in_doubt (sent to SAP, no answer came back: SAP is being "
+            "asked whether it landed; never re-sent blind), then one of succeeded, rejected, conflict, dead "
+            "(the dead-letter list: an admin retries or discards it), discarded",
+        },
+    )
     target = ma.fields.Function(lambda command: TargetSchema().dump(command), required=True)
     attempts = ma.fields.Integer(required=True, metadata={"example": 1})
     payload = ma.fields.Dict(required=True, metadata={"description": "What will be (or was) sent, in our terms"})
@@ -35,6 +44,16 @@ class WritebackSchema(ma.Schema):
     updated_at = ma.fields.DateTime(required=True)
     next_attempt_at = ma.fields.DateTime(allow_none=True, metadata={"description": "When a retry is due"})
     finished_at = ma.fields.DateTime(allow_none=True)
+    in_doubt_since = ma.fields.Function(
+        # Set from the moment a write leaves (a worker may die mid-call); shown once the doubt is real.
+        lambda command: command.in_doubt_since.isoformat() if command.status == Status.IN_DOUBT else None,
+        allow_none=True,
+        metadata={
+            "type": "string",
+            "format": "date-time",
+            "description": "While in_doubt: when the write whose answer never came was sent; else null",
+        },
+    )
 
 
 class WritebackQueryArgsSchema(PageArgsSchema):

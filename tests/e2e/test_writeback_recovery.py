@@ -3,51 +3,42 @@
 from __future__ import annotations
 
 import signal
-from pathlib import Path
 
 from store import Status
 from tests.conftest import MockSap
 from tests.e2e.writeback_env import Workers, poll, workers
 from tests.integration.workers.conftest import (
     PRODORD,
-    confirm_payload,
     confirmations_with,
+    mock_faults,
     released_operation,
     sap_get,
-    supervisor_attributes,
     writes_applied,
 )
 
 __all__ = ["workers"]
 
 
-def _confirm(workers: Workers, operation: dict[str, str]) -> str:
-    return workers.submit(
-        "operation.confirm",
-        confirm_payload(operation),
-        requested_by="SUP_" + operation["WorkCenter"],
-        role="Supervisor",
-        target_type="ProductionOrder",
-        target_id=operation["ManufacturingOrder"],
-        attributes=supervisor_attributes(operation),
-    ).id
+def test_worker_killed_after_sap_applied_the_confirmation(workers: Workers, trusting_sap: MockSap) -> None:
+    # SAP posts the confirmation, then holds its answer: the worker is killed while it waits.
+    mock_faults(
+        trusting_sap,
+        service="API_PROD_ORDER_CONFIRMATION_2_SRV",
+        methods=["POST"],
+        phase="after",
+        hang=True,
+        hang_seconds=60,
+    )
+    command_id = workers.confirm(released_operation(trusting_sap)).id
+    first = workers.start()
 
-
-def test_worker_killed_after_sap_applied_the_confirmation(
-    workers: Workers, trusting_sap: MockSap, tmp_path: Path
-) -> None:
-    pause = tmp_path / "paused-after-apply"
-    command_id = _confirm(workers, released_operation(trusting_sap))
-    first = workers.start(WRITEBACK_TEST_PAUSE_AFTER_APPLY_FILE=str(pause))
-
-    poll(pause.exists, 30, "the first worker to apply the confirmation and pause")
-    assert len(confirmations_with(trusting_sap, command_id)) == 1  # SAP has it ...
+    poll(lambda: len(confirmations_with(trusting_sap, command_id)) == 1, 30, "SAP to post the confirmation")
     running = workers.context.store.get(command_id)
-    assert running is not None and running.status == Status.RUNNING  # ... the store does not
+    assert running is not None and running.status == Status.RUNNING  # SAP has it, the store does not
     workers.kill(first)
     assert first.returncode == -signal.SIGKILL
 
-    workers.start(RECONCILE_RUNNING_AFTER="1")
+    workers.start(WORKER_HEARTBEAT_INTERVAL="1")  # the first one beat last before it was killed
     done = poll(
         lambda: (c := workers.context.store.get(command_id)) is not None and c.is_terminal and c,
         30,
@@ -56,6 +47,10 @@ def test_worker_killed_after_sap_applied_the_confirmation(
     assert done.status == Status.SUCCEEDED and done.attempts == 2
     assert done.result is not None and done.result["applied_by_earlier_attempt"] is True
     assert len(confirmations_with(trusting_sap, command_id)) == 1
+    reclaimed = next(
+        e for e in workers.context.store.list_audit(command_id=command_id).items if e.event == "reconciled"
+    )
+    assert reclaimed.detail["to"] == "in_doubt"  # the write had left: asked about, never re-sent blind
     assert workers.context.store.verify_chain().ok
 
 
@@ -66,7 +61,7 @@ def test_redis_flushed_with_100_accepted_commands(workers: Workers, trusting_sap
         **{"$filter": "OperationIsReleased eq 'X' and OperationIsConfirmed eq ''", "$top": "100"},
     )["results"]
     assert len(operations) == 100
-    ids = [_confirm(workers, op) for op in operations]
+    ids = [workers.confirm(op).id for op in operations]
     assert workers.context.redis.dbsize() > 0
     workers.context.redis.flushdb()  # every job is gone; the outbox still has the 100 commands
     before = writes_applied(trusting_sap)

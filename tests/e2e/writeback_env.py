@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -14,10 +15,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import redis
 
+from devenv.redis_server import SpawnedRedis, spawn_redis
 from runtime.settings import Settings
 from store import Command, NewCommand
 from tests.conftest import MockSap
+from tests.integration.workers.conftest import confirm_payload, supervisor_attributes
 from workers.bootstrap import WorkerContext, bootstrap
 from workers.enqueue import enqueue_command
 
@@ -46,13 +50,17 @@ class Workers:
     env: dict[str, str]
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
-    def start(self, **overrides: str) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "workers"],
-            cwd=ROOT,
-            env={**self.env, **overrides},
-            start_new_session=True,
-        )
+    def start(self, *args: str, output: Path | None = None, **overrides: str) -> subprocess.Popen[bytes]:
+        """`python -m workers [args]` with the env plus overrides; `output`: a file for its stdout and stderr."""
+        with open(output, "ab") if output is not None else contextlib.nullcontext() as sink:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "workers", *args],
+                cwd=ROOT,
+                env={**self.env, **overrides},
+                start_new_session=True,
+                stdout=sink,
+                stderr=subprocess.STDOUT if sink is not None else None,
+            )
         self.processes.append(process)
         return process
 
@@ -83,6 +91,27 @@ class Workers:
         enqueue_command(self.context.redis, command.id)
         return command
 
+    def confirm(self, operation: dict[str, Any], quantity: str = "1") -> Command:
+        """A supervisor's confirmation of `quantity` on the operation (a row of A_ProductionOrderOperation_2)."""
+        return self.submit(
+            "operation.confirm",
+            confirm_payload(operation, quantity),
+            requested_by="SUP_" + operation["WorkCenter"],
+            role="Supervisor",
+            target_type="ProductionOrder",
+            target_id=operation["ManufacturingOrder"],
+            attributes=supervisor_attributes(operation),
+        )
+
+    def ended(self, command_id: str, timeout: float = 60) -> Command:
+        """The command once it has ended (succeeded, rejected, conflict, dead); fails after `timeout` seconds."""
+        return poll(
+            lambda: (c := self.context.store.get(command_id)) is not None and c.is_terminal and c,
+            timeout,
+            f"writeback {command_id} to end",
+            interval=0.2,
+        )
+
     def commands(self, ids: list[str]) -> list[Command]:
         found = [self.context.store.get(i) for i in ids]
         assert all(c is not None for c in found)
@@ -91,6 +120,13 @@ class Workers:
 
 @pytest.fixture
 def workers(redis_url: str, trusting_sap: MockSap, tmp_path: Path, dev_idp_key_file: str) -> Iterator[Workers]:
+    with workers_on(redis_url, trusting_sap, tmp_path, dev_idp_key_file) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def workers_on(redis_url: str, trusting_sap: MockSap, tmp_path: Path, dev_idp_key_file: str) -> Iterator[Workers]:
+    """The `workers` fixture over any Redis server (e.g. one the test kills and restarts)."""
     settings = Settings(
         redis_url=redis_url.rsplit("/", 1)[0] + f"/{E2E_REDIS_DB}",
         database_url=f"sqlite:///{tmp_path / 'store.db'}",
@@ -115,11 +151,41 @@ def workers(redis_url: str, trusting_sap: MockSap, tmp_path: Path, dev_idp_key_f
         "WRITEBACK_BUSY_WAIT": "2",
         "RECONCILE_INTERVAL": "0.3",
         "RECONCILE_ACCEPTED_AFTER": "1",
-        "RECONCILE_RUNNING_AFTER": "600",
     }
     running = Workers(context, env)
     yield running
     for process in running.processes:
         running.stop(process)
-    context.redis.flushdb()
+    with contextlib.suppress(redis.RedisError):  # a test that failed mid-outage must still clean up
+        context.redis.flushdb()
     context.close()
+
+
+@dataclass
+class KillableRedis:
+    """A redis-server of the test's own, which it may kill and start again on the same port (empty, as after
+    a crash without persistence)."""
+
+    server: SpawnedRedis
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def kill(self) -> None:
+        self.server.process.kill()
+        self.server.process.wait()
+
+    def restart(self) -> None:
+        self.server.stop()
+        self.server = spawn_redis(port=self.server.port)
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+@pytest.fixture
+def killable_redis() -> Iterator[KillableRedis]:
+    server = KillableRedis(spawn_redis())
+    yield server
+    server.stop()

@@ -26,19 +26,26 @@ XSAPPNAME = "sapext!t1"
 
 
 class Jwks:
-    """A real JWKS endpoint over HTTP whose keys a test can rotate; counts fetches."""
+    """A real JWKS endpoint over HTTP whose keys (and Cache-Control) a test can change; counts fetches."""
 
     def __init__(self) -> None:
         self.keys: list[RSAKey] = [RSAKey.generate_key(2048, parameters={"kid": "k1"}, private=True)]
         self.fetches = 0
+        self.cache_control: str | None = None
+        self.failing = False  # answer 503, as an issuer in trouble does
         jwks = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 jwks.fetches += 1
+                if jwks.failing:
+                    self.send_error(503)
+                    return
                 body = json.dumps(KeySet([RSAKey.import_key(k.as_dict(private=False)) for k in jwks.keys]).as_dict())
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
+                if jwks.cache_control:
+                    self.send_header("Cache-Control", jwks.cache_control)
                 self.end_headers()
                 self.wfile.write(body.encode())
 

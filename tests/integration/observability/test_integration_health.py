@@ -38,7 +38,7 @@ def test_per_flow_numbers_match_the_store(
     body = response.get_json()
     flows = {flow["type"]: flow for flow in body["flows"]}
     confirm = flows["operation.confirm"]
-    assert confirm["backlog"] == {"accepted": 2, "running": 1}
+    assert confirm["backlog"] == {"accepted": 2, "running": 1, "in_doubt": 0}
     assert confirm["dead_letters"] == 1
     assert (confirm["attempts"], confirm["errors"]) == (4, 1)  # 2 succeeded, 1 conflict, 1 dead
     assert confirm["error_rate"] == 0.25

@@ -234,7 +234,11 @@ def test_stranded_and_reconcile(store: Store, make_command: MakeCommand, clock: 
 
     reclaimed = store.reconcile(killed.id, **windows)
     assert reclaimed is not None and reclaimed.status is Status.ACCEPTED and reclaimed.attempts == 1
-    assert store.list_audit(command_id=killed.id).items[0].detail == {"from": "running", "attempts_so_far": 1}
+    assert store.list_audit(command_id=killed.id).items[0].detail == {
+        "from": "running",
+        "to": "accepted",
+        "attempts_so_far": 1,
+    }
     # A second reconciler (or the next pass) finds nothing left to claim.
     assert store.reconcile(killed.id, **windows) is None
     assert store.reconcile(finished.id, **windows) is None
@@ -330,3 +334,81 @@ def test_a_slow_worker_may_still_finish_a_reclaimed_command(
     assert done.status is Status.SUCCEEDED
     assert store.start_attempt(command.id) is None  # the re-enqueued job then finds nothing to do
     assert events_of(store, command) == ["accepted", "attempt_started", "reconciled", "attempt_succeeded"]
+
+
+def test_a_write_in_flight_makes_the_command_in_doubt_until_sap_is_asked(
+    store: Store, make_command: MakeCommand, clock: FakeClock
+) -> None:
+    command, _ = store.accept(make_command())
+    other, _ = store.accept(make_command(idempotency_key="k-next"))  # same order: waits while the first is in doubt
+    store.start_attempt(command.id, actor="worker@a:1")
+    sent = store.sending(command.id, "worker@a:1")
+    assert sent.in_doubt_since == clock.now
+
+    clock.advance(2)
+    doubt = store.in_doubt(
+        command.id,
+        error={"kind": "timeout", "status": None, "message": "no answer", "may_have_applied": True},
+        next_check_at=clock.now + timedelta(seconds=10),
+        actor="worker@a:1",
+    )
+    assert doubt.status is Status.IN_DOUBT and doubt.attempts == 1 and doubt.in_doubt_since == sent.in_doubt_since
+    with pytest.raises(SerialKeyBusy):
+        store.start_attempt(other.id)
+    # Not due yet; then due: the reconciler's first pass picks it up like a due retry.
+    assert store.stranded(accepted_older_than=timedelta(0), running_older_than=timedelta(days=1)) == [other]
+    clock.advance(10)
+    assert [c.id for c in store.stranded(accepted_older_than=timedelta(0), running_older_than=timedelta(days=1))] == [
+        command.id,
+        other.id,
+    ]
+
+    # The next attempt only asks SAP (nothing there yet): it does not use up an attempt, and stays in doubt.
+    asked = store.start_attempt(command.id, actor="worker@b:2")
+    assert asked is not None and asked.attempts == 2 and asked.in_doubt_since == sent.in_doubt_since
+    again = store.in_doubt(command.id, error=None, next_check_at=clock.now, asked_only=True, actor="worker@b:2")
+    assert again.attempts == 1 and again.last_error is not None and again.last_error["kind"] == "timeout"
+
+    # SAP answers the re-sent write with an error: it did not land, the doubt is over.
+    store.start_attempt(command.id, actor="worker@b:2")
+    store.sending(command.id, "worker@b:2")
+    retry = store.fail_transient(
+        command.id,
+        error={"kind": "unavailable", "status": 503, "message": "busy"},
+        next_attempt_at=clock.now,
+        write_not_applied=True,
+        actor="worker@b:2",
+    )
+    assert retry.status is Status.ACCEPTED and retry.in_doubt_since is None
+    events = events_of(store, command)
+    assert events.count("in_doubt") == 2 and store.verify_chain().ok
+
+
+def test_only_the_runner_records_an_outcome_and_sends(store: Store, make_command: MakeCommand) -> None:
+    command, _ = store.accept(make_command())
+    store.start_attempt(command.id, actor="worker@a:1")
+    with pytest.raises(InvalidTransition):
+        store.sending(command.id, "worker@b:2")
+    with pytest.raises(InvalidTransition):
+        store.succeed(command.id, actor="worker@b:2")
+    assert store.heartbeat("worker@b:2", [command.id]) == 0
+    assert store.heartbeat("worker@a:1", [command.id]) == 1
+    done = store.succeed(command.id, actor="worker@a:1")
+    assert done.status is Status.SUCCEEDED
+
+
+def test_a_worker_that_died_after_sending_leaves_its_command_in_doubt(
+    store: Store, make_command: MakeCommand, clock: FakeClock
+) -> None:
+    before_write, _ = store.accept(make_command(idempotency_key="k-1", target_id="1000001"))
+    after_write, _ = store.accept(make_command(idempotency_key="k-2", target_id="1000002"))
+    for command in (before_write, after_write):
+        store.start_attempt(command.id, actor="worker@dead:1")
+    store.sending(after_write.id, "worker@dead:1")
+    clock.advance(30)
+    windows = {"accepted_older_than": timedelta(seconds=60), "running_older_than": timedelta(seconds=15)}
+    assert {c.id for c in store.stranded(**windows)} == {before_write.id, after_write.id}
+    first = store.reconcile(before_write.id, **windows)
+    second = store.reconcile(after_write.id, **windows)
+    assert first is not None and first.status is Status.ACCEPTED
+    assert second is not None and second.status is Status.IN_DOUBT and second.in_doubt_since is not None

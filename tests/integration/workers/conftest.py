@@ -43,7 +43,7 @@ def worker_settings(redis_url: str, trusting_sap: MockSap, tmp_path: Path, dev_i
         writeback_busy_wait=0.3,
         reconcile_interval=0.2,
         reconcile_accepted_after=0.0,
-        reconcile_running_after=60.0,
+        worker_heartbeat_interval=40.0,  # a running command is reclaimed after 60 s without a heartbeat
     )
 
 
@@ -135,6 +135,11 @@ def inbox(sap: MockSap, user: str) -> list[dict[str, Any]]:
 
 
 def positive_decision(sap: MockSap, user: str, task: dict[str, Any]) -> str:
+    return decision_key(sap, user, task, "POSITIVE")
+
+
+def decision_key(sap: MockSap, user: str, task: dict[str, Any], nature: str) -> str:
+    """SAP's DecisionKey for the POSITIVE or NEGATIVE option of the task."""
     options = sap_get(
         sap,
         f"{TASKS}/DecisionOptions",
@@ -143,7 +148,25 @@ def positive_decision(sap: MockSap, user: str, task: dict[str, Any]) -> str:
         InstanceID=f"'{task['InstanceID']}'",
     )
     rows = options["results"] if isinstance(options, dict) and "results" in options else options
-    return str(next(o["DecisionKey"] for o in rows if o["Nature"] == "POSITIVE"))
+    return str(next(o["DecisionKey"] for o in rows if o["Nature"] == nature))
+
+
+def decide_in_sap(sap: MockSap, user: str, task: dict[str, Any], key: str, comments: str = "") -> None:
+    """The user decides in SAP directly (My Inbox, SAP GUI), not through us."""
+    session = requests.Session()
+    session.auth = (user, USER_PASSWORD)
+    token = session.head(f"{sap.url}{TASKS}/", headers={"X-CSRF-Token": "Fetch"}, timeout=10).headers["x-csrf-token"]
+    session.post(
+        f"{sap.url}{TASKS}/Decision",
+        params={
+            "SAP__Origin": f"'{task['SAP__Origin']}'",
+            "InstanceID": f"'{task['InstanceID']}'",
+            "DecisionKey": f"'{key}'",
+            "Comments": f"'{comments}'",
+        },
+        headers={"X-CSRF-Token": token, "Accept": "application/json"},
+        timeout=10,
+    ).raise_for_status()
 
 
 def confirm_payload(operation: dict[str, Any], quantity: str = "1") -> dict[str, Any]:

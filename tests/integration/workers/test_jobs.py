@@ -6,19 +6,16 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-import requests
-
 from odata_clients.models import ConfirmationRequest, Quantity
 from store import Status
 from tests.conftest import MockSap
 from tests.integration.workers.conftest import (
-    TASKS,
-    USER_PASSWORD,
     accept,
     clear_faults,
     confirm_payload,
     confirmations_with,
     created_order,
+    decide_in_sap,
     inbox,
     mock_faults,
     order,
@@ -204,22 +201,7 @@ def test_task_decided_by_the_co_approver_first_is_a_conflict(context: WorkerCont
     shared = next(t for t in inbox(trusting_sap, "EXEC_DAN") if t["InstanceID"] in anna)
     key = positive_decision(trusting_sap, "EXEC_ANNA", shared)
     command = _task_command(context, "task.decision", shared, "EXEC_ANNA", decision_key=key, decision="approve")
-    session = requests.Session()
-    session.auth = ("EXEC_DAN", USER_PASSWORD)
-    token = session.head(f"{trusting_sap.url}{TASKS}/", headers={"X-CSRF-Token": "Fetch"}, timeout=10).headers[
-        "x-csrf-token"
-    ]
-    session.post(
-        f"{trusting_sap.url}{TASKS}/Decision",
-        params={
-            "SAP__Origin": f"'{shared['SAP__Origin']}'",
-            "InstanceID": f"'{shared['InstanceID']}'",
-            "DecisionKey": f"'{key}'",
-            "Comments": "''",
-        },
-        headers={"X-CSRF-Token": token, "Accept": "application/json"},
-        timeout=10,
-    ).raise_for_status()
+    decide_in_sap(trusting_sap, "EXEC_DAN", shared, key)
     before = writes_applied(trusting_sap)
 
     done = run(context, command.id)

@@ -34,7 +34,7 @@ def _queued(context: WorkerContext) -> list[str]:
 
 def _patient(context: WorkerContext) -> WorkerContext:
     """A reconciler that only calls accepted commands stranded after a minute, running ones after ten."""
-    settings = context.settings.replace(reconcile_accepted_after=60.0, reconcile_running_after=600.0)
+    settings = context.settings.replace(reconcile_accepted_after=60.0, worker_heartbeat_interval=400.0)
     return dataclasses.replace(context, settings=settings)
 
 
@@ -72,7 +72,7 @@ def test_a_dead_workers_command_is_reclaimed(context: WorkerContext, trusting_sa
     command_id = _command(context, trusting_sap)
     context.store.start_attempt(command_id)
     assert reconcile_once(_patient(context)) == 0  # running, and not for long
-    impatient = dataclasses.replace(context, settings=context.settings.replace(reconcile_running_after=0.0))
+    impatient = dataclasses.replace(context, settings=context.settings.replace(worker_heartbeat_interval=0.0))
     assert reconcile_once(impatient) == 1
     reclaimed = context.store.get(command_id)
     assert reclaimed is not None and reclaimed.status == Status.ACCEPTED and reclaimed.attempts == 1

@@ -34,6 +34,7 @@ class Script:
     def __init__(self) -> None:
         self.statuses: list[int] = []  # consumed per non-fetch request; empty means 200
         self.hang = 0.0
+        self.drop = False  # close the connection instead of answering (not CSRF fetches)
         self.valid_tokens: set[str] = set()
         self.requests: list[dict[str, Any]] = []
         self.fetches = 0
@@ -62,6 +63,9 @@ def make_handler(script: Script) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Set-Cookie", f"sap-XSRF_ABC_100={token}; Path=/")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+                return
+            if script.drop:
+                self.close_connection = True
                 return
             if self.command not in ("GET", "HEAD"):
                 token = self.headers.get("X-CSRF-Token", "")

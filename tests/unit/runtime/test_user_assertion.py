@@ -53,21 +53,6 @@ def test_configured_key_must_exist(tmp_path: Path) -> None:
         load_key(str(tmp_path / "bad.json"))
 
 
-def test_test_hook_is_refused_in_production() -> None:
-    environ = {
-        "APP_ENV": "production",
-        "SAP_URL": "https://s4",
-        "SAP_USER": "T",
-        "SAP_PASSWORD": "p",
-        "JWT_ISSUER": "https://idp",
-        "JWKS_URL": "https://idp/keys",
-        "SAP_USER_ASSERTION_KEY_FILE": "/etc/keys/assertion.json",
-        "WRITEBACK_TEST_PAUSE_AFTER_APPLY_FILE": "/tmp/pause",
-    }
-    with pytest.raises(ConfigError, match="test hook"):
-        from_env(environ)
-
-
 def test_production_refuses_to_start_without_an_assertion_key() -> None:
     environ = {
         "APP_ENV": "production",

@@ -10,6 +10,7 @@ from odata_clients.errors import (
     CircuitOpenError,
     SapAuthError,
     SapBusinessError,
+    SapCsrfError,
     SapError,
     SapLocked,
     SapNotFound,
@@ -35,7 +36,9 @@ from workers.retry import RetryPolicy, classify
         (CircuitOpenError("open"), None),
         (SapPreconditionFailed("412", status=412), Status.CONFLICT),
         (SapBusinessError("400", status=400), Status.REJECTED),
-        (SapAuthError("403", status=403), Status.REJECTED),
+        (SapAuthError("403", status=403), Status.DEAD),  # our credentials: configuration, not the user's fault
+        (SapAuthError("401", status=401), Status.DEAD),
+        (SapCsrfError("403", status=403), Status.DEAD),
         (SapNotFound("404", status=404), Status.REJECTED),
         (SapPreconditionRequired("428", status=428), Status.REJECTED),
         (SapProtocolError("junk"), Status.DEAD),
@@ -48,7 +51,7 @@ def test_classification(error: SapError, ending: Status | None) -> None:
 @pytest.mark.parametrize(
     ("status", "ending"),
     [(500, None), (502, None), (503, None), (504, None), (429, None), (423, None), (400, Status.REJECTED),
-     (403, Status.REJECTED), (409, Status.REJECTED), (412, Status.CONFLICT)],
+     (403, Status.DEAD), (409, Status.REJECTED), (412, Status.CONFLICT)],
 )  # fmt: skip
 def test_classification_of_http_statuses(status: int, ending: Status | None) -> None:
     assert classify(error_from_response(status, {}, b"")) == ending
