@@ -67,8 +67,8 @@ class Attempt:
         since = self.command.in_doubt_since
         if since is not None and self.now() < since + timedelta(seconds=self.settle):
             raise StillInDoubt(since + timedelta(seconds=self.settle))
-        self.sent = sent
         self.on_send()
+        self.sent = sent
 
 
 @dataclass(frozen=True)
@@ -170,7 +170,9 @@ def _our_decision(attempt: Attempt, decision: TaskDecision | None) -> None:
     wanted = DECISION_NATURE.get(str(p.get("decision", "")))
     if decision is not None and same_user(decision.performed_by, user) and decision.nature == wanted:
         return
-    taken = f"{decision.result.lower()} by {decision.performed_by}" if decision else "completed without our decision"
+    taken = (
+        f"decided by {decision.performed_by} ({decision.result})" if decision else "completed without a decision log"
+    )
     raise Ending(
         Status.CONFLICT,
         "decided_elsewhere",
