@@ -27,7 +27,11 @@ BUSY_POLL = 0.2
 
 def apply_command(command_id: str) -> None:
     """The RQ job (job id = command id). Safe to run any number of times: the store decides who works."""
-    run(get_context(), command_id)
+    try:
+        run(get_context(), command_id)
+    finally:
+        # The worker's own log lines after the job (idle, stopping) must not carry this command's context.
+        structlog.contextvars.clear_contextvars()
 
 
 def run(context: WorkerContext, command_id: str) -> Command | None:
