@@ -12,6 +12,8 @@ from app.auth import SECURITY_SCHEME, JwksKeys, StaticKeys, TokenValidator
 from app.deadline import init_request_deadline
 from app.errors import register_error_handlers
 from app.metrics import init_metrics
+from app.paging import paging_key
+from app.query_args import init_query_args
 from app.request_log import init_request_log
 from app.request_tracing import init_request_tracing
 from app.web_security import init_web_security
@@ -56,6 +58,8 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
         settings.jwt_issuer, settings.xsappname, _signing_keys(app, api, settings), settings.jwt_leeway
     )
     register_blueprints(api)
+    app.extensions["paging_key"] = paging_key(settings)
+    init_query_args(app, api)
     return app
 
 

@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 import click
+import marshmallow as ma
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from flask_smorest import Blueprint
@@ -66,8 +67,27 @@ def mint_token(
     return sign(load_or_create_key(settings.dev_idp_key_file), claims)
 
 
+class JwkSchema(ma.Schema):
+    """One public key of the set (RFC 7517); the RSA members are what RS256 tokens are checked with."""
+
+    class Meta:
+        unknown = ma.INCLUDE
+
+    kty = ma.fields.String(required=True, metadata={"example": "RSA"})
+    kid = ma.fields.String(metadata={"example": "dev-idp-1"})
+    use = ma.fields.String(metadata={"example": "sig"})
+    alg = ma.fields.String(metadata={"example": "RS256"})
+    n = ma.fields.String(metadata={"description": "RSA modulus, base64url"})
+    e = ma.fields.String(metadata={"description": "RSA public exponent, base64url", "example": "AQAB"})
+
+
+class JwksSchema(ma.Schema):
+    keys = ma.fields.List(ma.fields.Nested(JwkSchema), required=True)
+
+
 @blp.route("/token_keys")
-@blp.response(200)
+@blp.doc(operationId="getDevIdpSigningKeys")
+@blp.response(200, JwksSchema)
 def token_keys() -> dict[str, Any]:
     """Public signing keys of the development identity provider (JWKS)"""
     keys: KeySet = current_app.extensions["dev_idp_keys"]

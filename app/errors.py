@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from access.errors import StateConflict, Unprocessable
 from access.policy import Forbidden, NotInScope
+from access.preconditions import PreconditionFailed
 from odata_clients.errors import (
     ConcurrencyLimitError,
     SapAuthError,
@@ -34,11 +35,27 @@ BUSY_RETRY_AFTER_SECONDS = 2
 class ErrorSchema(ma.Schema):
     """The body of every error response."""
 
-    code = ma.fields.Integer(required=True, metadata={"description": "HTTP status code", "example": 404})
-    status = ma.fields.String(required=True, metadata={"description": "HTTP reason phrase"})
-    message = ma.fields.String(required=True, metadata={"description": "What went wrong, for a developer"})
-    errors = ma.fields.Dict(metadata={"description": "Details: invalid fields per location, or failing checks by name"})
-    request_id = ma.fields.String(metadata={"description": "Quote this when reporting the problem"})
+    code = ma.fields.Integer(required=True, metadata={"description": "HTTP status code", "example": 422})
+    status = ma.fields.String(
+        required=True, metadata={"description": "HTTP reason phrase", "example": "Unprocessable Entity"}
+    )
+    message = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "What went wrong, for a developer",
+            "example": "the operation is planned in PC; confirm in PC",
+        },
+    )
+    errors = ma.fields.Dict(
+        metadata={
+            "description": "Details where there are any: invalid fields per location (`json`, `query`, `headers`), "
+            "failing checks by name (readiness), or the writeback an Idempotency-Key already stands for",
+            "example": {"json": {"unit": ["the operation is planned in PC; confirm in PC"]}},
+        }
+    )
+    request_id = ma.fields.String(
+        metadata={"description": "Quote this when reporting the problem", "example": "4bf92f3577b34da6a3ce929d0e0e4736"}
+    )
 
 
 def error_body(code: int, message: str, errors: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -105,8 +122,8 @@ class Problem:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-DomainError = SapError | NotInScope | Forbidden | Unprocessable | StateConflict
-DOMAIN_ERRORS = (SapError, NotInScope, Forbidden, Unprocessable, StateConflict)
+DomainError = SapError | NotInScope | Forbidden | Unprocessable | StateConflict | PreconditionFailed
+DOMAIN_ERRORS = (SapError, NotInScope, Forbidden, Unprocessable, StateConflict, PreconditionFailed)
 
 
 def describe(error: DomainError) -> Problem:
@@ -120,6 +137,8 @@ def describe(error: DomainError) -> Problem:
         return Problem(422, str(error), error.details())
     if isinstance(error, StateConflict):
         return Problem(409, str(error))
+    if isinstance(error, PreconditionFailed):
+        return Problem(412, str(error))
     if isinstance(error, SapUnavailable | SapLocked):
         default = BUSY_RETRY_AFTER_SECONDS if isinstance(error, ConcurrencyLimitError) else DEFAULT_RETRY_AFTER_SECONDS
         retry_after = getattr(error, "retry_after", None) or default

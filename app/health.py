@@ -26,11 +26,11 @@ blp = Blueprint("health", __name__, url_prefix="/health", description="Liveness 
 
 
 class LiveSchema(ma.Schema):
-    status = ma.fields.String(required=True, metadata={"example": "up"})
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf(["up"]), metadata={"example": "up"})
 
 
 class ReadySchema(ma.Schema):
-    status = ma.fields.String(required=True, metadata={"example": "ready"})
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf(["ready"]), metadata={"example": "ready"})
     checks = ma.fields.Dict(
         keys=ma.fields.String(),
         values=ma.fields.String(),
@@ -101,6 +101,7 @@ def _results(app: Any) -> dict[str, str]:
 
 
 @blp.route("/live")
+@blp.doc(operationId="getLiveness")
 @blp.response(200, LiveSchema)
 def live() -> dict[str, str]:
     """Process is up (no dependency is checked)"""
@@ -108,6 +109,7 @@ def live() -> dict[str, str]:
 
 
 @blp.route("/ready")
+@blp.doc(operationId="getReadiness")
 @blp.response(200, ReadySchema)
 @blp.alt_response(503, schema=ErrorSchema, description="A dependency is down; `errors` names each one")
 def ready() -> ResponseReturnValue:

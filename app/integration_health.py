@@ -10,6 +10,7 @@ from flask import current_app
 from flask.views import MethodView
 
 from access.policy import Role
+from app.api import enum_component
 from app.auth import RoleBlueprint
 from odata_clients.resilience import BreakerState
 from store import Status, Store
@@ -37,7 +38,11 @@ class BacklogSchema(ma.Schema):
 
 
 class FlowSchema(ma.Schema):
-    type = ma.fields.String(required=True, metadata={"example": "operation.confirm"})
+    type = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf([command_type.value for command_type in CommandType]),
+        metadata={"example": "operation.confirm", **enum_component("WritebackType")},
+    )
     last_success_at = ma.fields.AwareDateTime(allow_none=True, required=True)
     backlog = ma.fields.Nested(BacklogSchema, required=True)
     attempts = ma.fields.Integer(required=True, metadata={"description": "Attempts that ended within the window"})
@@ -66,7 +71,9 @@ class QueueSchema(ma.Schema):
 class BreakerSchema(ma.Schema):
     destination = ma.fields.String(required=True, metadata={"example": "s4"})
     state = ma.fields.String(
-        required=True, metadata={"description": "In this web process: closed, half_open or open", "example": "closed"}
+        required=True,
+        validate=ma.validate.OneOf([state.name.lower() for state in BreakerState]),
+        metadata={"description": "In this web process: closed, half_open or open", "example": "closed"},
     )
 
 
@@ -86,7 +93,11 @@ class AlertSchema(ma.Schema):
 class IntegrationHealthSchema(ma.Schema):
     status = ma.fields.String(
         required=True,
-        metadata={"description": "ok, or attention when an alert is open or the queue or store cannot be read"},
+        validate=ma.validate.OneOf(["ok", "attention"]),
+        metadata={
+            "description": "ok, or attention when an alert is open or the queue or store cannot be read",
+            "example": "ok",
+        },
     )
     generated_at = ma.fields.AwareDateTime(required=True)
     error_rate_window_seconds = ma.fields.Float(required=True, metadata={"example": 900})
@@ -141,6 +152,8 @@ def _store() -> Store:
 @blp.route("")
 class IntegrationHealth(MethodView):
     @blp.role_required(Role.INTEGRATION_ADMIN)
+    @blp.doc(operationId="getIntegrationHealth")
+    @blp.etag
     @blp.response(200, IntegrationHealthSchema)
     def get(self) -> dict[str, Any]:
         """Per flow: last success, backlog, error rate, dead letters; the queue, SAP's breakers and open alerts"""

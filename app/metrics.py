@@ -166,7 +166,13 @@ blp = Blueprint("metrics", __name__, url_prefix="/metrics", description="Prometh
 
 
 @blp.route("")
-@blp.response(200, content_type=CONTENT_TYPE_LATEST, description="Prometheus text exposition format")
+@blp.doc(operationId="getMetrics")
+@blp.response(
+    200,
+    {"type": "string", "example": "writeback_dead_letters 0.0\n"},
+    content_type=CONTENT_TYPE_LATEST,
+    description="Prometheus text exposition format",
+)
 def metrics_view() -> Response:
     """Every metric of this instance's processes, and the outbox and queue numbers (unauthenticated)"""
     registry = current_app.extensions["metrics_registry"]

@@ -14,8 +14,12 @@ _NOT_A_BRACKET = bytes(sorted(set(range(256)) - set(b"[]{}")))
 _DEPTH_STEP = [1 if byte in b"[{" else -1 for byte in range(256)]
 _LONG_NUMBER = re.compile(rb"[0-9]{%d}" % (MAX_JSON_NUMBER_DIGITS + 1))
 
-ALLOWED_HEADERS = "Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key, X-Request-ID"
-EXPOSED_HEADERS = "ETag, Location, Retry-After, X-Request-ID"
+# traceparent/tracestate: a browser app's OpenTelemetry instrumentation continues its trace through us.
+ALLOWED_HEADERS = (
+    "Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key, X-Request-ID, traceparent, tracestate"
+)
+# WWW-Authenticate: a browser app reads why its token was refused (expired, wrong audience) from the 401.
+EXPOSED_HEADERS = "ETag, Location, Retry-After, WWW-Authenticate, X-Request-ID"
 ALLOWED_METHODS = "GET, POST, PATCH, DELETE, OPTIONS"
 
 

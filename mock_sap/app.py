@@ -197,8 +197,9 @@ class MockSap:
 
     # -- CSRF ----------------------------------------------------------------------------------
     def _issue_token(self, response: Response, user: str, session_id: str | None, prefix: str) -> None:
-        if response.status_code >= 400:
-            return  # a token is never handed out with a failed request
+        # Gateway issues the token once logon succeeded, whatever the read itself answers: SAP Cloud SDK
+        # and CAP fetch it with a GET/HEAD on the URL they are about to POST to ($batch, a function
+        # import), which answers 404 or 405. Only modifying requests never get one (they are not fetches).
         session = self.csrf.open_session(user, session_id)
         token = self.csrf.fetch(session)
         self.stats.count("csrf_fetches")

@@ -121,30 +121,46 @@ class _ClientCredentialsToken:
         self._expires_at = 0.0
 
     def get(self, destination: str) -> str:
-        with self._lock:
-            if self._token and time.monotonic() < self._expires_at:
-                return self._token
-            from authlib.integrations.requests_client import OAuth2Session
+        # Bounded by the caller's deadline: threads waiting here (a hung token endpoint) are outside the
+        # bulkhead, so an unbounded wait could hold every web thread.
+        budget = current_deadline()
+        if not self._lock.acquire(timeout=max(0.0, budget.remaining()) if budget is not None else -1):
+            raise SapTimeout(f"no OAuth2 token for {destination} within the request's budget", destination=destination)
+        try:
+            return self._get(destination)
+        finally:
+            self._lock.release()
 
-            session = OAuth2Session(self._auth.client_id, self._auth.client_secret, scope=self._auth.scope or None)
-            try:
-                token = session.fetch_token(
-                    self._auth.token_url,
-                    grant_type="client_credentials",
-                    timeout=_within_deadline(self._timeout),
-                    verify=self._verify,
-                )
-            except Exception as exc:  # authlib raises several unrelated types; none may leak secrets
-                raise SapAuthError(
-                    f"OAuth2 token request for {destination} failed ({type(exc).__name__})",
-                    destination=destination,
-                ) from None
-            finally:
-                session.close()
-            self._token = str(token["access_token"])
-            # Refresh 30 s early so a token never expires in flight.
-            self._expires_at = time.monotonic() + max(0.0, float(token.get("expires_in", 300)) - 30.0)
+    def _get(self, destination: str) -> str:
+        if self._token and time.monotonic() < self._expires_at:
             return self._token
+        from authlib.integrations.requests_client import OAuth2Session
+
+        session = OAuth2Session(self._auth.client_id, self._auth.client_secret, scope=self._auth.scope or None)
+        try:
+            token = session.fetch_token(
+                self._auth.token_url,
+                grant_type="client_credentials",
+                timeout=_within_deadline(self._timeout),
+                verify=self._verify,
+            )
+        except requests.RequestException as exc:
+            # The token endpoint is unreachable or slow: transient, not a credentials problem.
+            raise SapUnavailable(
+                f"OAuth2 token endpoint for {destination} did not answer ({type(exc).__name__})",
+                destination=destination,
+            ) from None
+        except Exception as exc:  # authlib raises several unrelated types; none may leak secrets
+            raise SapAuthError(
+                f"OAuth2 token request for {destination} failed ({type(exc).__name__})",
+                destination=destination,
+            ) from None
+        finally:
+            session.close()
+        self._token = str(token["access_token"])
+        # Refresh 30 s early so a token never expires in flight.
+        self._expires_at = time.monotonic() + max(0.0, float(token.get("expires_in", 300)) - 30.0)
+        return self._token
 
 
 def _within_deadline(timeouts: tuple[float, float]) -> tuple[float, float]:
@@ -422,6 +438,10 @@ class SapHttp:
                 self.breaker.record_failure()
                 error = exc
                 retry_after = None
+            except BaseException:
+                # Not SAP's doing (a job timeout, an interrupt): a half-open probe must not stay taken forever.
+                self.breaker.release_probe()
+                raise
             else:
                 status = response.status_code
                 if status < 400:
@@ -585,13 +605,14 @@ def _may_have_applied(error: SapError) -> bool:
     cause = error.__cause__
     if cause is None:
         return False
-    if isinstance(cause, requests.ConnectTimeout):
-        return False
+    if isinstance(cause, (requests.ConnectTimeout, requests.exceptions.InvalidURL, requests.exceptions.InvalidHeader)):
+        return False  # never left
     if isinstance(cause, requests.ConnectionError):
         reason = cause.args[0] if cause.args else None
         reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the real one
         return not isinstance(reason, (NewConnectionError, ConnectTimeoutError))
-    return isinstance(cause, requests.Timeout)
+    # A read timeout, or the answer broken off while it was read (ChunkedEncodingError, ...): SAP had it.
+    return isinstance(cause, requests.RequestException)
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -41,16 +41,6 @@ class Amount:
     def __post_init__(self) -> None:
         if not isinstance(self.value, Decimal):
             raise TypeError("Amount.value must be a Decimal")
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    """One page of a list; `total` is SAP's $inlinecount when it was asked for."""
-
-    items: list[T]
-    total: int | None = None
-    top: int | None = None
-    skip: int = 0
 
 
 @dataclass(frozen=True)

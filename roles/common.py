@@ -12,7 +12,7 @@ import marshmallow as ma
 
 from access.policy import Principal
 from odata_clients.destinations import Principal as SapPrincipal
-from odata_clients.models import Page
+from odata_clients.gateways.keyset import KeysetPage
 
 # SAP keys are short upper-case alphanumerics; anything else in a path parameter is a 404, not a query.
 # \Z, not $: `$` also matches before a trailing newline ("1000123\n").
@@ -24,10 +24,9 @@ def sap_principal(principal: Principal) -> SapPrincipal:
     return SapPrincipal(user=principal.user_name.upper(), token=principal.token)
 
 
-def page_result(page: Page[Any], skip: int, next_cursor: Any) -> dict[str, Any]:
-    """The `{items, next_cursor}` envelope; `next_cursor` is the PageRequest method to call."""
-    has_more = page.total is not None and skip + len(page.items) < page.total
-    return {"items": page.items, "next_cursor": next_cursor(len(page.items), has_more)}
+def page_result(page: KeysetPage[Any], request: Any) -> dict[str, Any]:
+    """The `{items, next_cursor, total}` envelope; `request` is the app's PageRequest, which signs the cursor."""
+    return {"items": page.items, "next_cursor": request.cursor_after(page.next_after), "total": page.total}
 
 
 class StrictSchema(ma.Schema):
@@ -53,13 +52,15 @@ class AmountSchema(ma.Schema):
     currency = ma.fields.String(required=True, metadata={"example": "EUR"})
 
 
-def date_field(description: str, **kwargs: Any) -> ma.fields.String:
+def date_field(description: str, example: str = "2026-11-26", **kwargs: Any) -> ma.fields.String:
     """ISO 8601 dates travel as strings (`2026-11-26`), as the canonical models hold them."""
-    return ma.fields.String(allow_none=True, metadata={"description": description, "format": "date"}, **kwargs)
+    metadata = {"description": description, "format": "date", "example": example}
+    return ma.fields.String(allow_none=True, metadata=metadata, **kwargs)
 
 
-def datetime_field(description: str, **kwargs: Any) -> ma.fields.String:
-    return ma.fields.String(allow_none=True, metadata={"description": description, "format": "date-time"}, **kwargs)
+def datetime_field(description: str, example: str = "2026-11-26T08:00:00Z", **kwargs: Any) -> ma.fields.String:
+    metadata = {"description": description, "format": "date-time", "example": example}
+    return ma.fields.String(allow_none=True, metadata=metadata, **kwargs)
 
 
 # OpenAPI parameters of the command endpoints (enforced in app/writebacks.py and the reschedule view).

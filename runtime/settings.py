@@ -19,6 +19,9 @@ DEV_SAP_PASSWORD = "tech-pass-1"
 DEV_ISSUER = "urn:sap-extension-api:dev-idp"
 
 
+MIN_PAGING_SECRET = 32
+
+
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
 
@@ -73,6 +76,9 @@ class Settings:
     # Lets supervisors confirm more than the quantity still to go (for every plant: SAP's own tolerances still apply).
     allow_over_confirmation: bool = False
     dev_idp_key_file: str = str(ROOT / "instance" / "dev-idp-key.json")
+    # Signs paging cursors (HMAC-SHA256); every instance must share it. Empty in development: a random secret
+    # kept in `paging-secret` beside the dev IdP key (app/paging.py); required in production.
+    paging_secret: str = field(default="", repr=False)
     # Writeback jobs: transient SAP failures are retried after min(max, base * 2**(n-1)) seconds, halved
     # and jittered; after max_attempts attempts the command is dead.
     writeback_max_attempts: int = 8
@@ -261,6 +267,12 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
     ):
         # Without it every approval would be accepted and then die in the worker: refuse to start instead.
         raise ConfigError("production needs SAP_USER_ASSERTION_KEY (or _FILE): the key SAP trusts to act as users")
+    paging_secret = environ.get("PAGING_SECRET", "")
+    if paging_secret and len(paging_secret) < MIN_PAGING_SECRET:
+        raise ConfigError(f"PAGING_SECRET must be at least {MIN_PAGING_SECRET} characters (a random string)")
+    if env == "production" and not paging_secret:
+        # A per-instance secret would make every cursor fail on the other instances.
+        raise ConfigError("production needs PAGING_SECRET: one random secret shared by every instance signs cursors")
 
     log_format = environ.get("LOG_FORMAT", defaults.log_format)
     if log_format not in ("auto", "json", "console"):
@@ -338,6 +350,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         jwt_max_lifetime=_int(environ, "JWT_MAX_LIFETIME", defaults.jwt_max_lifetime),
         allow_over_confirmation=_bool(environ, "ALLOW_OVER_CONFIRMATION", defaults.allow_over_confirmation),
         dev_idp_key_file=environ.get("DEV_IDP_KEY_FILE", defaults.dev_idp_key_file),
+        paging_secret=paging_secret,
         writeback_max_attempts=max_attempts,
         writeback_backoff_base=_float(environ, "WRITEBACK_BACKOFF_BASE", defaults.writeback_backoff_base),
         writeback_backoff_max=_float(environ, "WRITEBACK_BACKOFF_MAX", defaults.writeback_backoff_max),

@@ -110,6 +110,37 @@ def _limit(limit: int) -> int:
     return min(limit, MAX_PAGE)
 
 
+def _user_conditions(user: str, status: str | None) -> list[ColumnElement[bool]]:
+    conditions = [CommandRow.requested_by == user]
+    if status is not None:
+        conditions.append(CommandRow.status == Status(status).value)
+    return conditions
+
+
+def _status_conditions(status: str, type: str | None) -> list[ColumnElement[bool]]:
+    conditions = [CommandRow.status == Status(status).value]
+    if type is not None:
+        conditions.append(CommandRow.type == type)
+    return conditions
+
+
+def _audit_conditions(
+    user: str | None, object: str | None, command_id: str | None, since: datetime | None, until: datetime | None
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if user is not None:
+        conditions.append(or_(AuditRow.actor == user, AuditRow.on_behalf_of == user))
+    if object is not None:
+        conditions.append(AuditRow.object == object)
+    if command_id is not None:
+        conditions.append(AuditRow.command_id == command_id)
+    if since is not None:
+        conditions.append(AuditRow.at >= since)
+    if until is not None:
+        conditions.append(AuditRow.at < until)
+    return conditions
+
+
 class _Tx:
     """One write transaction: the session and the locked chain head."""
 
@@ -119,7 +150,8 @@ class _Tx:
         self.now = now
 
     def command(self, command_id: str) -> CommandRow:
-        row = self.session.get(CommandRow, command_id)
+        # Locked (PostgreSQL): a worker's conditional updates outside the chain lock wait for this transaction.
+        row = self.session.get(CommandRow, command_id, with_for_update=True)
         if row is None:
             raise CommandNotFound(command_id)
         return row
@@ -243,19 +275,25 @@ class Store:
         self, user: str, *, status: str | None = None, limit: int = 50, cursor: str | None = None
     ) -> Page[Command]:
         """The user's own commands, newest first."""
-        conditions = [CommandRow.requested_by == user]
-        if status is not None:
-            conditions.append(CommandRow.status == Status(status).value)
-        return self._command_page(conditions, limit, cursor)
+        return self._command_page(_user_conditions(user, status), limit, cursor)
+
+    def count_for_user(self, user: str, *, status: str | None = None) -> int:
+        """How many commands `list_for_user` pages through."""
+        return self._count(CommandRow, _user_conditions(user, status))
 
     def list_by_status(
         self, status: str, *, type: str | None = None, limit: int = 50, cursor: str | None = None
     ) -> Page[Command]:
         """Commands in one status (e.g. the dead letters), newest first."""
-        conditions = [CommandRow.status == Status(status).value]
-        if type is not None:
-            conditions.append(CommandRow.type == type)
-        return self._command_page(conditions, limit, cursor)
+        return self._command_page(_status_conditions(status, type), limit, cursor)
+
+    def count_by_status(self, status: str, *, type: str | None = None) -> int:
+        """How many commands `list_by_status` pages through."""
+        return self._count(CommandRow, _status_conditions(status, type))
+
+    def _count(self, model: type[CommandRow] | type[AuditRow], conditions: list[ColumnElement[bool]]) -> int:
+        with self._read() as session:
+            return int(session.execute(select(func.count()).select_from(model).where(*conditions)).scalar_one())
 
     def _command_page(self, conditions: list[ColumnElement[bool]], limit: int, cursor: str | None) -> Page[Command]:
         limit = _limit(limit)
@@ -338,13 +376,22 @@ class Store:
         never blindly re-sent. No audit event: the attempt's outcome event records what was sent.
         """
         with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
-            row = session.get(CommandRow, command_id)
+            # One conditional UPDATE: the check and the mark cannot be split by a reconciler's claim.
+            marked = session.execute(
+                update(CommandRow)
+                .where(
+                    CommandRow.id == command_id,
+                    CommandRow.status == Status.RUNNING.value,
+                    CommandRow.runner == runner,
+                )
+                .values(in_doubt_since=self._now())
+            )
+            row = session.get(CommandRow, command_id, populate_existing=True)
             if row is None:
                 raise CommandNotFound(command_id)
-            if row.status != Status.RUNNING or row.runner != runner:
+            if not getattr(marked, "rowcount", 0):
                 # Reclaimed (this worker's heartbeats stopped reaching the store): another attempt owns it now.
                 raise InvalidTransition(_to_command(row), f"send a write as {runner}")
-            row.in_doubt_since = self._now()
             return _to_command(row)
 
     def succeed(
@@ -544,21 +591,25 @@ class Store:
         *,
         accepted_older_than: timedelta,
         running_older_than: timedelta,
+        scheduled_only: bool = False,
         now: datetime | None = None,
         limit: int = 100,
     ) -> list[Command]:
         """Commands a lost job may have stranded, oldest first.
+
+        `scheduled_only`: only those with a `next_attempt_at` (retries and in-doubt checks), so a backlog of
+        fresh commands cannot push them out of a batch.
 
         `accepted` and `in_doubt` ones due for longer than `accepted_older_than` (Redis lost the job, or
         enqueue failed), and `running` ones whose runner has not beaten for `running_older_than` (the
         worker died; a live worker's heartbeats keep `heartbeat_at` fresh however long its SAP call takes).
         """
         now = now or self._now()
+        conditions = [self._stranded_condition(now, accepted_older_than, running_older_than)]
+        if scheduled_only:
+            conditions.append(CommandRow.next_attempt_at.is_not(None))
         query = (
-            select(CommandRow)
-            .where(self._stranded_condition(now, accepted_older_than, running_older_than))
-            .order_by(CommandRow.created_at, CommandRow.id)
-            .limit(_limit(limit))
+            select(CommandRow).where(*conditions).order_by(CommandRow.created_at, CommandRow.id).limit(_limit(limit))
         )
         with self._read() as session:
             return [_to_command(row) for row in session.execute(query).scalars()]
@@ -698,17 +749,7 @@ class Store:
     ) -> Page[AuditEvent]:
         """Audit events, newest first. `user` matches who acted or on whose behalf; `since` <= at < `until`."""
         limit = _limit(limit)
-        conditions: list[ColumnElement[bool]] = []
-        if user is not None:
-            conditions.append(or_(AuditRow.actor == user, AuditRow.on_behalf_of == user))
-        if object is not None:
-            conditions.append(AuditRow.object == object)
-        if command_id is not None:
-            conditions.append(AuditRow.command_id == command_id)
-        if since is not None:
-            conditions.append(AuditRow.at >= since)
-        if until is not None:
-            conditions.append(AuditRow.at < until)
+        conditions = _audit_conditions(user, object, command_id, since, until)
         if cursor is not None:
             (before_id,) = decode_cursor(cursor, (int,))
             conditions.append(AuditRow.id < before_id)
@@ -717,6 +758,18 @@ class Store:
             rows = [audit.to_event(row) for row in session.execute(query).scalars()]
         items = rows[:limit]
         return Page(items, encode_cursor(items[-1].id) if len(rows) > limit else None)
+
+    def count_audit(
+        self,
+        *,
+        user: str | None = None,
+        object: str | None = None,
+        command_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> int:
+        """How many events `list_audit` pages through."""
+        return self._count(AuditRow, _audit_conditions(user, object, command_id, since, until))
 
     def verify_chain(self) -> VerifyResult:
         """Recompute the whole chain in one consistent snapshot; names the first broken link."""

@@ -81,7 +81,7 @@ def start_mock_sap(*args: str, timeout: float = 60.0) -> MockSap:
         try:
             if requests.get(f"{url}/mock-admin/health", timeout=1).status_code == 200:
                 return MockSap(url=url, process=process)
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or still loading its data
             pass
         if time.monotonic() > deadline:
             process.kill()

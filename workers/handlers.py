@@ -43,6 +43,8 @@ class Attempt:
     signer: UserAssertionSigner | None
     # Seconds after a write was sent during which SAP may still be working on it (WRITEBACK_IN_DOUBT_SETTLE).
     settle: float = 0.0
+    # Attempts allowed to write (WRITEBACK_MAX_ATTEMPTS); asking SAP about an earlier write is always allowed.
+    max_attempts: int | None = None
     # Records "a write is in flight" durably before it leaves (Store.sending); raises if the command was lost.
     on_send: Callable[[], object] = lambda: None
     allow_over_confirmation: bool = False
@@ -67,6 +69,12 @@ class Attempt:
         since = self.command.in_doubt_since
         if since is not None and self.now() < since + timedelta(seconds=self.settle):
             raise StillInDoubt(since + timedelta(seconds=self.settle))
+        if self.max_attempts is not None and self.command.attempts > self.max_attempts:
+            raise Ending(
+                Status.DEAD,
+                "out_of_attempts",
+                f"{self.command.attempts - 1} attempts made; SAP shows no earlier write, none is sent again",
+            )
         self.on_send()
         self.sent = sent
 
@@ -211,10 +219,20 @@ def forward(attempt: Attempt) -> Applied:
     try:
         task = gateway.get(p["task_id"], p["origin"])
     except SapNotFound:
-        # A forwarded task leaves the requester's inbox: ask the recipient whether it arrived.
+        # A forwarded task leaves the requester's inbox: ask the recipient whether it arrived, untouched
+        # (a recipient who already holds or decided it got it some other way: not ours to claim).
         if attempt.retrying:
             arrived = _tasks(attempt, p["forward_to"]).get(p["task_id"], p["origin"])
-            return Applied(_task_result(arrived), "forwarded by an earlier attempt", earlier=True)
+            if arrived.status == "READY" and not arrived.processor:
+                return Applied(_task_result(arrived), "forwarded by an earlier attempt", earlier=True)
+            raise Ending(
+                Status.CONFLICT,
+                "moved_elsewhere",
+                f"task {p['task_id']} left {user}'s inbox but is {arrived.status.lower()} at {p['forward_to']}"
+                + (f" (processor {arrived.processor})" if arrived.processor else ""),
+                processor=arrived.processor or None,
+                task_status=arrived.status,
+            ) from None
         raise
     _decided_elsewhere(task, user)
     _write_task(attempt, "Forward", ForwardTo=p["forward_to"])

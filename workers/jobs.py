@@ -61,8 +61,9 @@ def run(context: WorkerContext, command_id: str) -> Command | None:
         ) as span,
     ):
         ended: Command | None
-        if command.attempts > context.retry.max_attempts:
-            # A command whose attempts keep dying with their worker (reclaimed each time) ends here.
+        if command.attempts > context.retry.max_attempts and command.in_doubt_since is None:
+            # A command whose attempts keep dying with their worker (reclaimed each time) ends here. One in
+            # doubt goes on: SAP is asked first, and the budget is enforced only before another write.
             log.warning("writeback_out_of_attempts", attempts=command.attempts)
             ended = context.store.end(
                 command.id,
@@ -113,6 +114,7 @@ def _attempt(context: WorkerContext, command: Command) -> Command | None:
         sap=context.sap,
         signer=context.signer,
         settle=settings.writeback_in_doubt_settle,
+        max_attempts=context.retry.max_attempts,
         on_send=lambda: store.sending(command.id, context.name),
         allow_over_confirmation=settings.allow_over_confirmation,
     )
@@ -160,6 +162,18 @@ def _attempt(context: WorkerContext, command: Command) -> Command | None:
                 actor=context.name,
             )
         except (KeyError, ValueError, TypeError) as exc:
+            if attempt.sent or command.in_doubt_since is not None:
+                # Not the payload: SAP's answer (to the write, or to the question whether an earlier write
+                # landed) could not be read. The write may be in SAP: keep the doubt and ask again.
+                return _failed(
+                    context,
+                    command,
+                    None,
+                    {"kind": "unreadable_answer", "status": None, "message": f"{type(exc).__name__}: {exc}"},
+                    attempt,
+                    calls,
+                    started,
+                )
             # The payload does not fit the contract (a web-layer bug or an old command): never retried.
             return store.end(
                 command.id,
@@ -230,7 +244,10 @@ def _failed(
         and not isinstance(error, SapProtocolError)
     )
     ending = classify(error) if error is not None else None
-    if ending is None and retry.exhausted(command.attempts):
+    # Out of attempts ends a command, but not one whose write may still be in SAP: it stays in doubt and is
+    # asked about until SAP answers (its order's next commands wait; failing checks feed the error alert).
+    doubt_open = (command.in_doubt_since is not None or bool(attempt.sent)) and not write_not_applied
+    if ending is None and retry.exhausted(command.attempts) and not doubt_open:
         ending = Status.DEAD
     if ending is not None:
         log.info("writeback_ended", status=ending.value, error=as_dict.get("message"))

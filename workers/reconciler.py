@@ -34,10 +34,11 @@ def reconcile_once(context: WorkerContext, *, reclaim_running: bool = True) -> i
     """
     settings = context.settings
     enqueued = 0
-    due = context.store.stranded(accepted_older_than=timedelta(0), running_older_than=NEVER, limit=BATCH)
+    due = context.store.stranded(
+        accepted_older_than=timedelta(0), running_older_than=NEVER, scheduled_only=True, limit=BATCH
+    )
     for command in due:
-        if command.status in (Status.ACCEPTED, Status.IN_DOUBT) and command.next_attempt_at is not None:
-            enqueued += _claim(context, command.id, timedelta(0), NEVER)
+        enqueued += _claim(context, command.id, timedelta(0), NEVER)
     accepted_after = timedelta(seconds=settings.reconcile_accepted_after)
     running_after = timedelta(seconds=stale_after(settings)) if reclaim_running else NEVER
     for command in context.store.stranded(

@@ -22,6 +22,7 @@ TASK_DEFINITIONS = {
 }
 PRIORITIES = {"VERY_HIGH": 1, "HIGH": 3, "MEDIUM": 5, "LOW": 7}
 OPEN_STATUSES = ("READY", "RESERVED", "IN_PROGRESS")
+ESCALATION_DELAY_DAYS = 3
 
 # Processing state of a requisition item (BANPR) as the mock uses it.
 PR_AWAITING_RELEASE = "03"
@@ -219,6 +220,9 @@ def generate_approvals(
                 CreatedByName=created_by[1],
                 Processor=processor,
                 CompletionDeadLine=created + 7 * DAY_MS,
+                # Derived, not drawn (the seed's sequence stays put): SAP's deadline monitoring escalates a
+                # task some time after its deadline passed; here, three days after.
+                IsEscalated=created + 7 * DAY_MS < ref_ms - ESCALATION_DELAY_DAYS * DAY_MS,
                 SubstitutedUserName="",
                 Priority=priority,
                 PriorityNumber=PRIORITIES[priority],

@@ -53,6 +53,22 @@ RESCHEDULABLE = frozenset(
 )
 
 
+# Dates SAP's scheduling sets on an operation; rescheduling the order moves them (actual dates are history).
+OPERATION_SCHEDULED_DATES = ("OpErlstSchedldExecStrtDte", "OpErlstSchedldExecEndDte")
+
+
+def _schedule_shift(applied: dict[str, object], old_start: object, old_end: object) -> int:
+    """How far (ms) rescheduling moves the operations: forward from a new start, else backward from a new end.
+
+    Every operation moves by the same amount, so their sequence and durations stay as scheduled.
+    """
+    for name, old in (("MfgOrderPlannedStartDate", old_start), ("MfgOrderPlannedEndDate", old_end)):
+        if name in applied:
+            new = applied[name]
+            return new - old if isinstance(new, int) and isinstance(old, int) else 0
+    return 0
+
+
 def function_message(kind: str, message_class: str, number: str, text: str, *variables: str) -> dict[str, object]:
     values: dict[str, object] = {
         "SystemMessageType": kind,
@@ -136,6 +152,7 @@ class ProductionOrderService(Service):
             raise business_error("CO/208", f"Order {number} is technically completed and cannot be changed")
         applied = {name: value for name, value in changes.items() if name in RESCHEDULABLE}
         old_start, old_end = row[o["MfgOrderPlannedStartDate"]], row[o["MfgOrderPlannedEndDate"]]
+        shift = _schedule_shift(applied, old_start, old_end)
         if (
             "MfgOrderPlannedStartDate" in applied
             and "MfgOrderPlannedEndDate" not in applied
@@ -158,11 +175,24 @@ class ProductionOrderService(Service):
             applied["MfgOrderScheduledEndDate"] = applied["MfgOrderPlannedEndDate"]
         applied["LastChangeDateTime"] = last_change_stamp(ctx.now, row[o["LastChangeDateTime"]])
         new = self.replace_row(ORDER, row, **applied)
-        if isinstance(quantity, int):
+        if shift or isinstance(quantity, int):
             for op in self.operations_of(row):
-                self.replace_row(OPERATION, op, OpPlannedTotalQuantity=quantity)
+                self._follow_order(op, shift, quantity if isinstance(quantity, int) else None, ctx)
         ctx.message("CO/100", f"Order {number} saved", "success")
         return new
+
+    def _follow_order(self, op: Row, shift: int, quantity: int | None, ctx: Context) -> None:
+        """An operation after its order changed: dates moved by `shift` ms, the new quantity, a new ETag."""
+        p = self._op
+        changes: dict[str, object] = {}
+        for name in OPERATION_SCHEDULED_DATES:
+            value = op[p[name]]
+            if shift and isinstance(value, int):
+                changes[name] = value + shift
+        if quantity is not None:
+            changes["OpPlannedTotalQuantity"] = quantity
+        changes["LastChangeDateTime"] = last_change_stamp(ctx.now, op[p["LastChangeDateTime"]])
+        self.replace_row(OPERATION, op, **changes)
 
     def update_operation(self, row: Row, changes: dict[str, object], ctx: Context) -> Row:
         p = self._op

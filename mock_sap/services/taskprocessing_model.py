@@ -52,6 +52,7 @@ TASK_TYPE = EntityType(
         _p("CreatedByName"),
         _p("Processor"),
         _p("CompletionDeadLine", "Edm.DateTime"),
+        _p("IsEscalated", "Edm.Boolean"),
         _p("SubstitutedUserName"),
         _p("Priority"),
         _p("PriorityNumber", "Edm.Int32"),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import functools
+import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Self
@@ -11,7 +13,10 @@ from odata_clients import convert
 from odata_clients.clients import ODataClient, execute, values
 from odata_clients.destinations import AuthKind, Principal
 from odata_clients.errors import SapProtocolError
-from odata_clients.models import Amount, Page, Quantity, SapMessageInfo
+from odata_clients.fanout import parallel_limit, run_all
+from odata_clients.gateways import keyset
+from odata_clients.gateways.keyset import KeysetPage, Position, SortKey
+from odata_clients.models import Amount, Quantity, SapMessageInfo
 
 MAX_TOP = 500
 
@@ -49,9 +54,23 @@ class Gateway:
         expand: Sequence[str] = (),
         order_by: str | None = None,
         top: int | None = None,
-        skip: int = 0,
         count: bool = False,
     ) -> tuple[list[Any], int | None]:
+        """One SAP request (at most one server page): for lookups; lists page with `_keyset_query`."""
+        result = self._run(self._request(entity_set, filter, select, expand, order_by, top, count))
+        total = result.total_count if count else None
+        return list(result), total
+
+    def _request(
+        self,
+        entity_set: str,
+        filter: str | None,
+        select: Sequence[str],
+        expand: Sequence[str],
+        order_by: str | None,
+        top: int | None,
+        count: bool,
+    ) -> Any:
         request = getattr(self._service().entity_sets, entity_set).get_entities()
         if filter:
             request = request.filter(filter)
@@ -63,16 +82,61 @@ class Gateway:
             request = request.order_by(order_by)
         if top is not None:
             request = request.top(max(0, min(top, MAX_TOP)))
-        if skip:
-            request = request.skip(skip)
         if count:
             request = request.count(inline=True)
-        result = self._run(request)
-        total = result.total_count if count else None
-        return list(result), total
+        return request
 
-    def _page(self, items: list[Any], total: int | None, top: int | None, skip: int) -> Page[Any]:
-        return Page(items=items, total=total, top=top, skip=skip)
+    def _keyset_query(
+        self,
+        entity_set: str,
+        *,
+        filter: str | None,
+        sort: Sequence[SortKey],
+        limit: int,
+        after: Position | None = None,
+        count: bool = False,
+        select: Sequence[str] = (),
+        expand: Sequence[str] = (),
+    ) -> KeysetPage[Any]:
+        """Up to `limit` entities after `after` in the order of `sort` (which must end in a unique key).
+
+        Never $skip: each SAP request continues after the last row already read, so rows that leave or join
+        the list meanwhile (a task decided, an order released) neither shift nor repeat the others. SAP answers
+        at most one server page per request (100 in RAP services, then `__next`), so as many requests follow as
+        `limit` needs; one row more than `limit` tells whether another page exists. `count` asks SAP for the
+        total of the whole list: inline on a first page, `$count` after a position (an inline count would
+        then count only the rows after it).
+        """
+        types = {key.name: property_type(self.client, self.principal, entity_set, key.name) for key in sort}
+        if select:
+            select = [*select, *(key.name for key in sort if key.name not in select)]
+        wanted = limit + 1
+        rows: list[Any] = []
+        total: int | None = None
+        position = after
+        while len(rows) < wanted:
+            clause = filter
+            if position is not None:
+                following = keyset.after_filter(sort, types, position)
+                if following is None:
+                    break
+                clause = f"({filter}) and {following}" if filter else following
+            inline = count and after is None and not rows
+            asked = wanted - len(rows)
+            result = self._run(self._request(entity_set, clause, select, expand, keyset.order_by(sort), asked, inline))
+            batch = list(result)
+            if inline:
+                total = result.total_count
+            rows += batch
+            # Fewer rows than asked without a next link is the end; with one, SAP cut its page short.
+            if not batch or (len(batch) < asked and not result.next_url):
+                break
+            position = keyset.position_of(values(batch[-1]), sort, types)
+        if count and total is None:
+            total = self._count(entity_set, filter)
+        items = rows[:limit]
+        more = len(rows) > limit
+        return KeysetPage(items, total, keyset.position_of(values(items[-1]), sort, types) if more else None)
 
     def _get(
         self, entity_set: str, key: Mapping[str, str] | str, *, select: Sequence[str] = (), expand: Sequence[str] = ()
@@ -114,6 +178,39 @@ class Gateway:
                 destination=self.client.http.destination.name,
                 service=self.client.spec.path,
             ) from exc
+
+    def _count(self, entity_set: str, filter: str | None = None) -> int:
+        """`<set>/$count?$filter=...`: SAP counts on its side and answers a bare number, no rows travel.
+
+        Our HTTP path, not pyodata's: pyodata reads the plain-text number with `response.json()`, whose
+        failure on anything else would escape as a non-SAP error.
+        """
+        response = self.client.http.request(
+            "GET",
+            f"{self.client.spec.path}/{entity_set}/$count",
+            service=self.client.spec.path,
+            principal=self.principal,
+            params={"$filter": filter} if filter else None,
+            headers={"Accept": "text/plain"},
+        )
+        text = response.text.strip()
+        if not _COUNT.fullmatch(text):
+            raise SapProtocolError(
+                f"{entity_set}/$count answered {text[:40]!r}, not a number",
+                status=response.status_code,
+                destination=self.client.http.destination.name,
+                service=self.client.spec.path,
+            )
+        return int(text)
+
+    def _counts(self, entity_set: str, filters: Mapping[str, str | None]) -> dict[str, int]:
+        """One `$count` per named filter, a few at a time (see odata_clients.fanout)."""
+        limit = parallel_limit(self.client.http.bulkhead.limit)
+        calls = {name: functools.partial(self._count, entity_set, clause) for name, clause in filters.items()}
+        return run_all(calls, limit=limit)
+
+
+_COUNT = re.compile(r"[0-9]{1,15}")
 
 
 def convert_key(value: str) -> str:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
 
 from odata_clients import convert
 from odata_clients.errors import SapNotFound
 from odata_clients.gateways.base import Gateway, Row
-from odata_clients.models import Operation, Page, Quantity
+from odata_clients.gateways.keyset import KeysetPage, Position, sort_keys
+from odata_clients.models import Operation, Quantity
 
 OPERATIONS = "A_ProductionOrderOperation_2"
 
@@ -31,6 +33,18 @@ OPERATION_FIELDS = (
     "OperationIsPartiallyConfirmed",
     "LastChangeDateTime",
 )
+
+
+# Canonical sort names -> (SAP property, inverted).
+OPERATION_SORT_FIELDS = {
+    "earliest_start": ("OpErlstSchedldExecStrtDte", False),
+    "earliest_end": ("OpErlstSchedldExecEndDte", False),
+    "order_id": ("ManufacturingOrder", False),
+}
+DEFAULT_OPERATION_SORT = ("earliest_start",)
+# Unique and in the order users read: an order has one routing (OrderInternalBillOfOperations), whose items
+# (OrderIntBillOfOperationsItem) are unique within it, so order + item identifies an operation in any sequence.
+OPERATION_KEY = ("ManufacturingOrder", "ManufacturingOrderOperation", "OrderIntBillOfOperationsItem")
 
 
 def operation_from_row(row: Row) -> Operation:
@@ -78,6 +92,29 @@ def operation_filter(
     return clause
 
 
+def operation_count_filters(work_centers: Sequence[str], *, plants: Sequence[str], today: dt.date) -> dict[str, str]:
+    """The $filter of each supervisor badge, over the operations the work-order list shows.
+
+    - open: released and not finally confirmed, at `work_centers` (mandatory) in `plants`.
+    - to_confirm_today: open, with the earliest scheduled start on `today` or before (due or overdue).
+    """
+    if not work_centers:
+        raise ValueError("at least one work centre is required")
+    open_ = convert.and_all(
+        convert.any_of("WorkCenter", work_centers),
+        convert.any_of("ProductionPlant", plants) if plants else None,
+        "OperationIsReleased eq 'X'",
+        "OperationIsConfirmed eq ''",
+    )
+    assert open_ is not None
+    # Before tomorrow rather than on or before today: also right should SAP ever send a time of day.
+    tomorrow = convert.datetime_literal(today + dt.timedelta(days=1))
+    return {
+        "open": open_,
+        "to_confirm_today": f"{open_} and OpErlstSchedldExecStrtDte lt {tomorrow}",
+    }
+
+
 class OperationsGateway(Gateway):
     """Reads A_ProductionOrderOperation_2; work centres are always pushed down to SAP as $filter."""
 
@@ -88,21 +125,25 @@ class OperationsGateway(Gateway):
         plants: Sequence[str] = (),
         order_id: str | None = None,
         include_confirmed: bool = False,
+        sort: Sequence[str] = DEFAULT_OPERATION_SORT,
         top: int = 100,
-        skip: int = 0,
-    ) -> Page[Operation]:
-        entities, total = self._query(
+        after: Position | None = None,
+        count: bool = False,
+    ) -> KeysetPage[Operation]:
+        """`top` operations after `after` (a page's `next_after`) in the order of `sort` (OPERATION_SORT_FIELDS
+        names, `-` for descending), then by order and operation. `count`: SAP's total of the whole list too."""
+        page = self._keyset_query(
             OPERATIONS,
             filter=operation_filter(
                 work_centers, plants=plants, order_id=order_id, include_confirmed=include_confirmed
             ),
             select=OPERATION_FIELDS,
-            order_by="OpErlstSchedldExecStrtDte asc,ManufacturingOrder asc,ManufacturingOrderOperation asc",
-            top=top,
-            skip=skip,
-            count=True,
+            sort=sort_keys(sort, OPERATION_SORT_FIELDS, OPERATION_KEY),
+            limit=top,
+            after=after,
+            count=count,
         )
-        return Page([operation_from_row(Row(e)) for e in entities], total, top, skip)
+        return KeysetPage([operation_from_row(Row(e)) for e in page.items], page.total, page.next_after)
 
     def get(self, order_id: str, operation: str) -> Operation:
         """One operation by order and operation number (the keys users know)."""
@@ -132,3 +173,7 @@ class OperationsGateway(Gateway):
             top=500,
         )
         return [operation_from_row(Row(e)) for e in entities]
+
+    def counts(self, work_centers: Sequence[str], *, plants: Sequence[str], today: dt.date) -> dict[str, int]:
+        """The supervisor's badges (see operation_count_filters): one `$count` each, side by side."""
+        return self._counts(OPERATIONS, operation_count_filters(work_centers, plants=plants, today=today))

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 from odata_clients import convert
 from odata_clients.gateways.base import Gateway, Row, function_messages, string_param
-from odata_clients.models import OrderStatus, Page, ProductionOrder, SapMessageInfo
+from odata_clients.gateways.keyset import KeysetPage, Position, sort_keys
+from odata_clients.models import OrderStatus, ProductionOrder, SapMessageInfo
 
 ORDERS = "A_ProductionOrder_2"
 NAV_OPERATIONS = "to_ProductionOrderOperation"
@@ -64,6 +65,9 @@ SORT_FIELDS = {
     "plant": "ProductionPlant",
     "last_changed": "LastChangeDateTime",
 }
+
+
+ORDER_KEY = ("ManufacturingOrder",)
 
 
 def order_by_clause(sort: Sequence[str]) -> str | None:
@@ -173,6 +177,38 @@ def reschedule_to_sap(
     return changes
 
 
+# -- badge counts: SAP counts, nothing is listed ----------------------------------------------------------
+
+RELEASE_HORIZON_DAYS = 7
+# Still to be worked on: not technically completed (TECO), closed or marked for deletion.
+_ORDER_ALIVE = "OrderIsTechnicallyCompleted eq '' and OrderIsClosed eq '' and OrderIsMarkedForDeletion eq ''"
+
+
+def order_count_filters(plants: Sequence[str], today: dt.date) -> dict[str, str]:
+    """The $filter of each plant-manager badge; dates are SAP's planned (basic) dates, compared by day.
+
+    - late_to_start: not released, planned start before `today`.
+    - late_to_finish: not delivered, planned end before `today` (released or not: an order can be in both).
+    - due_for_release: not released, planned start from `today` to `today` + 6 days.
+    - in_progress: released, neither finally confirmed nor delivered.
+    Each counts only orders still to be worked on (see _ORDER_ALIVE) of `plants` (mandatory).
+    """
+    if not plants:
+        raise ValueError("at least one plant is required")
+    scope = f"{convert.any_of('ProductionPlant', plants)} and {_ORDER_ALIVE}"
+    first_day = convert.datetime_literal(today)
+    # The day after the window, with `lt`: also right should SAP ever send a time of day with a date.
+    after_window = convert.datetime_literal(today + dt.timedelta(days=RELEASE_HORIZON_DAYS))
+    not_released = "OrderIsReleased eq ''"
+    return {
+        "late_to_start": f"{scope} and {not_released} and MfgOrderPlannedStartDate lt {first_day}",
+        "late_to_finish": f"{scope} and OrderIsDelivered eq '' and MfgOrderPlannedEndDate lt {first_day}",
+        "due_for_release": f"{scope} and {not_released} and MfgOrderPlannedStartDate ge {first_day}"
+        f" and MfgOrderPlannedStartDate lt {after_window}",
+        "in_progress": f"{scope} and OrderIsReleased eq 'X' and OrderIsConfirmed eq '' and OrderIsDelivered eq ''",
+    }
+
+
 class ProductionOrdersGateway(Gateway):
     """Reads and writes A_ProductionOrder_2; plants are always pushed down to SAP as $filter."""
 
@@ -185,11 +221,14 @@ class ProductionOrdersGateway(Gateway):
         start_from: str | dt.date | None = None,
         start_to: str | dt.date | None = None,
         changed_since: str | dt.datetime | None = None,
-        sort: Sequence[str] = ("planned_start", "order_id"),
+        sort: Sequence[str] = ("planned_start",),
         top: int = 50,
-        skip: int = 0,
-    ) -> Page[ProductionOrder]:
-        entities, total = self._query(
+        after: Position | None = None,
+        count: bool = False,
+    ) -> KeysetPage[ProductionOrder]:
+        """`top` orders after `after` (a page's `next_after`) in the order of `sort` (SORT_FIELDS names, `-` for
+        descending); the order number closes every sort. `count`: SAP's total of the whole list too."""
+        page = self._keyset_query(
             ORDERS,
             filter=order_filter(
                 plants,
@@ -200,12 +239,12 @@ class ProductionOrdersGateway(Gateway):
                 changed_since=changed_since,
             ),
             select=ORDER_FIELDS,
-            order_by=order_by_clause(sort),
-            top=top,
-            skip=skip,
-            count=True,
+            sort=sort_keys(sort, {name: (prop, False) for name, prop in SORT_FIELDS.items()}, ORDER_KEY),
+            limit=top,
+            after=after,
+            count=count,
         )
-        return Page([order_from_sap(e) for e in entities], total, top, skip)
+        return KeysetPage([order_from_sap(e) for e in page.items], page.total, page.next_after)
 
     def get(self, order_id: str, *, with_operations: bool = True, with_status: bool = True) -> ProductionOrder:
         expand = [nav for nav, wanted in ((NAV_OPERATIONS, with_operations), (NAV_STATUS, with_status)) if wanted]
@@ -240,3 +279,7 @@ class ProductionOrdersGateway(Gateway):
         request.set(**changes)
         request.add_headers({"If-Match": etag})
         self._run(request)
+
+    def counts(self, plants: Sequence[str], today: dt.date) -> dict[str, int]:
+        """The plant manager's badges (see order_count_filters): one `$count` each, a few at a time."""
+        return self._counts(ORDERS, order_count_filters(plants, today))

@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import datetime as dt
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from odata_clients import convert
+from odata_clients.errors import SapBusinessError
+from odata_clients.fanout import parallel_limit, run_all
 from odata_clients.gateways.base import Gateway, Row, convert_key, string_param
-from odata_clients.models import DecisionOption, Page, Task, TaskDecision
+from odata_clients.gateways.keyset import KeysetPage, Position, sort_keys
+from odata_clients.models import DecisionOption, Task, TaskDecision
 
 TASKS = "TaskCollection"
 NAV_ATTRIBUTES = "CustomAttributeData"
 NAV_WORKFLOW_LOGS = "WorkflowLogs"
 OPEN_STATUSES = ("READY", "RESERVED", "IN_PROGRESS")
+# Canonical sort names -> (TaskCollection property, inverted). PriorityNumber counts down (1 is very high), so
+# `priority` ascending (lowest first) is PriorityNumber descending.
+TASK_SORT_FIELDS = {
+    "created": ("CreatedOn", False),
+    "due": ("CompletionDeadLine", False),
+    "priority": ("PriorityNumber", True),
+}
+TASK_KEY = ("InstanceID", "SAP__Origin")
+DEFAULT_TASK_SORT = ("-created",)
 APPROVE = "0001"
 REJECT = "0002"
 
@@ -81,25 +96,28 @@ class TasksGateway(Gateway):
         *,
         task_types: Sequence[str] = (),
         priorities: Sequence[str] = (),
+        sort: Sequence[str] = DEFAULT_TASK_SORT,
         top: int = 100,
-        skip: int = 0,
-    ) -> Page[Task]:
-        """The caller's open tasks (SAP scopes TaskCollection to the authenticated user)."""
+        after: Position | None = None,
+        count: bool = False,
+    ) -> KeysetPage[Task]:
+        """The caller's open tasks (SAP scopes TaskCollection to the authenticated user), `top` of them after
+        `after` (a page's `next_after`) in the order of `sort` (see TASK_SORT_FIELDS)."""
         clause = convert.and_all(
             convert.any_of("Status", OPEN_STATUSES),
             convert.any_of("TaskDefinitionID", task_types) if task_types else None,
             convert.any_of("Priority", priorities) if priorities else None,
         )
-        entities, total = self._query(
+        page = self._keyset_query(
             TASKS,
             filter=clause,
             expand=[NAV_ATTRIBUTES],
-            order_by="CreatedOn desc",
-            top=top,
-            skip=skip,
-            count=True,
+            sort=sort_keys(sort, TASK_SORT_FIELDS, TASK_KEY),
+            limit=top,
+            after=after,
+            count=count,
         )
-        return Page([task_from_sap(e) for e in entities], total, top, skip)
+        return KeysetPage([task_from_sap(e) for e in page.items], page.total, page.next_after)
 
     def get(self, task_id: str, origin: str) -> Task:
         return task_from_sap(self._get(TASKS, {"SAP__Origin": origin, "InstanceID": task_id}, expand=[NAV_ATTRIBUTES]))
@@ -160,3 +178,52 @@ class TasksGateway(Gateway):
     def _action(self, name: str, task_id: str, origin: str, **extra: str) -> Task:
         params = {"SAP__Origin": string_param(origin), "InstanceID": string_param(task_id), **extra}
         return _task_result(self._function(name, params), name)
+
+    def open_counts(self, *, now: dt.datetime) -> OpenTaskCounts:
+        """The caller's open tasks counted by SAP (one `$count` each, a few at a time), never listed.
+
+        Overdue: CompletionDeadLine before `now` (a task without a deadline is never overdue). Escalated: SAP's
+        IsEscalated flag; None when SAP refuses to filter on it (400), so the other counts still arrive.
+        """
+        open_ = convert.any_of("Status", OPEN_STATUSES)
+        clauses = {
+            "open": open_,
+            **{priority: f"{open_} and {convert.eq('Priority', priority)}" for priority in TASK_PRIORITIES},
+            "overdue": f"{open_} and CompletionDeadLine lt {convert.datetime_literal(now)}",
+        }
+        calls: dict[str, Callable[[], int | None]] = {
+            name: functools.partial(self._count, TASKS, clause) for name, clause in clauses.items()
+        }
+        calls["escalated"] = functools.partial(self._count_if_filterable, f"{open_} and IsEscalated eq true")
+        counts = run_all(calls, limit=parallel_limit(self.client.http.bulkhead.limit))
+        return OpenTaskCounts(
+            open=_required(counts["open"]),
+            by_priority={priority: _required(counts[priority]) for priority in TASK_PRIORITIES},
+            overdue=_required(counts["overdue"]),
+            escalated=counts["escalated"],
+        )
+
+    def _count_if_filterable(self, clause: str) -> int | None:
+        try:
+            return self._count(TASKS, clause)
+        except SapBusinessError as exc:
+            if exc.status != 400:
+                raise
+            return None
+
+
+# Priority values of TaskCollection (My Inbox's PRIORITY filter options), most urgent first.
+TASK_PRIORITIES = ("VERY_HIGH", "HIGH", "MEDIUM", "LOW")
+
+
+@dataclass(frozen=True)
+class OpenTaskCounts:
+    open: int
+    by_priority: Mapping[str, int]  # TASK_PRIORITIES only: tasks with another priority count in `open` alone
+    overdue: int
+    escalated: int | None
+
+
+def _required(count: int | None) -> int:
+    assert count is not None, "only the escalated count may be unknown"
+    return count

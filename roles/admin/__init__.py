@@ -10,7 +10,8 @@ from flask_smorest import abort
 
 from access.policy import Role
 from app.auth import RoleBlueprint, current_principal
-from app.paging import invalid_cursor
+from app.errors import ErrorSchema
+from app.paging import QUERY_ARGS, invalid_cursor, page_request
 from app.writebacks import accepted, find, store
 from roles.admin import schemas
 from roles.writebacks.schemas import WritebackSchema
@@ -25,25 +26,30 @@ blp = RoleBlueprint(
 @blp.route("/dead-letters")
 class DeadLetters(MethodView):
     @blp.role_required(Role.INTEGRATION_ADMIN)
-    @blp.arguments(schemas.DeadLetterQueryArgsSchema, location="query", as_kwargs=True)
+    @blp.doc(operationId="listDeadLetters")
+    @blp.etag
+    @blp.arguments(schemas.DeadLetterQueryArgsSchema, **QUERY_ARGS)
     @blp.response(200, schemas.DeadLetterPageSchema)
     def get(self, **args: Any) -> dict[str, Any]:
         """Dead letters (out of retries, SAP refused our credentials, unreadable answers), newest first"""
+        paging = page_request(args)
         try:
             page = store().list_by_status(
-                Status.DEAD, type=args.get("type"), limit=args["limit"], cursor=args.get("cursor")
+                Status.DEAD, type=args.get("type"), limit=paging.limit, cursor=paging.store_cursor
             )
         except InvalidCursor:
             invalid_cursor()
-        return {"items": page.items, "next_cursor": page.next_cursor}
+        total = store().count_by_status(Status.DEAD, type=args.get("type")) if paging.include_total else None
+        return {"items": page.items, "next_cursor": paging.cursor_after(page.next_cursor), "total": total}
 
 
 @blp.route("/dead-letters/<string:writeback_id>/retry")
 class RetryDeadLetter(MethodView):
     @blp.role_required(Role.INTEGRATION_ADMIN)
+    @blp.doc(operationId="retryDeadLetter")
     @blp.response(202, WritebackSchema, description="Requeued with a fresh retry budget")
-    @blp.alt_response(404, description="No such writeback")
-    @blp.alt_response(409, description="The writeback is not dead")
+    @blp.alt_response(404, schema=ErrorSchema, description="No such writeback")
+    @blp.alt_response(409, schema=ErrorSchema, description="The writeback is not dead")
     def post(self, writeback_id: str) -> Any:
         """Retry a dead letter (audited)"""
         find(writeback_id)
@@ -60,10 +66,11 @@ class RetryDeadLetter(MethodView):
 @blp.route("/dead-letters/<string:writeback_id>")
 class DeadLetter(MethodView):
     @blp.role_required(Role.INTEGRATION_ADMIN)
-    @blp.arguments(schemas.DiscardArgsSchema, location="query", as_kwargs=True)
+    @blp.doc(operationId="discardDeadLetter")
+    @blp.arguments(schemas.DiscardArgsSchema, **QUERY_ARGS)
     @blp.response(204)
-    @blp.alt_response(404, description="No such writeback")
-    @blp.alt_response(409, description="The writeback is not dead")
+    @blp.alt_response(404, schema=ErrorSchema, description="No such writeback")
+    @blp.alt_response(409, schema=ErrorSchema, description="The writeback is not dead")
     def delete(self, writeback_id: str, **args: Any) -> None:
         """Discard a dead letter: it stays in the trail as `discarded` (audited), it is never applied"""
         find(writeback_id)
@@ -81,19 +88,17 @@ class DeadLetter(MethodView):
 @blp.route("/audit")
 class Audit(MethodView):
     @blp.role_required(Role.INTEGRATION_ADMIN)
-    @blp.arguments(schemas.AuditQueryArgsSchema, location="query", as_kwargs=True)
+    @blp.doc(operationId="listAuditEvents")
+    @blp.etag
+    @blp.arguments(schemas.AuditQueryArgsSchema, **QUERY_ARGS)
     @blp.response(200, schemas.AuditPageSchema)
     def get(self, **args: Any) -> dict[str, Any]:
         """The audit trail, newest first; filter by user, object and time"""
+        paging = page_request(args)
+        filters = {name: args.get(name) for name in ("user", "object", "since", "until")}
         try:
-            page = store().list_audit(
-                user=args.get("user"),
-                object=args.get("object"),
-                since=args.get("since"),
-                until=args.get("until"),
-                limit=args["limit"],
-                cursor=args.get("cursor"),
-            )
+            page = store().list_audit(**filters, limit=paging.limit, cursor=paging.store_cursor)
         except InvalidCursor:
             invalid_cursor()
-        return {"items": page.items, "next_cursor": page.next_cursor}
+        total = store().count_audit(**filters) if paging.include_total else None
+        return {"items": page.items, "next_cursor": paging.cursor_after(page.next_cursor), "total": total}

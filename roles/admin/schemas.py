@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from app.paging import PageArgsSchema
+from access.policy import Role
+from app.api import enum_component
+from app.paging import PageArgsSchema, next_cursor_field, total_field
 from roles.common import INSTANT_RANGE, Instant, free_text
 from roles.writebacks.schemas import WritebackSchema
 
@@ -15,13 +17,22 @@ class DeadLetterQueryArgsSchema(PageArgsSchema):
 
 class DeadLetterSchema(WritebackSchema):
     requested_by = ma.fields.String(required=True)
-    role = ma.fields.String(required=True)
+    role = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf([role.value for role in Role]),
+        metadata={
+            "description": "The role the command was requested in",
+            "example": "Supervisor",
+            **enum_component("Role"),
+        },
+    )
     correlation_id = ma.fields.String(allow_none=True)
 
 
 class DeadLetterPageSchema(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(DeadLetterSchema), required=True)
-    next_cursor = ma.fields.String(allow_none=True, required=True)
+    next_cursor = next_cursor_field()
+    total = total_field()
 
 
 class DiscardArgsSchema(ma.Schema):
@@ -56,4 +67,5 @@ class AuditEventSchema(ma.Schema):
 
 class AuditPageSchema(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(AuditEventSchema), required=True)
-    next_cursor = ma.fields.String(allow_none=True, required=True)
+    next_cursor = next_cursor_field()
+    total = total_field()

@@ -9,11 +9,12 @@ from flask.views import MethodView
 
 from access.policy import Role
 from app.auth import RoleBlueprint, current_principal
-from app.errors import DOMAIN_ERRORS, describe, error_body
-from app.paging import page_request
+from app.errors import DOMAIN_ERRORS, ErrorSchema, describe, error_body
+from app.paging import QUERY_ARGS, invalid_cursor, page_request
 from app.writebacks import accepted, idempotency_key, replay, submit
+from odata_clients.gateways.keyset import InvalidPosition
 from roles.common import IDEMPOTENCY_KEY_PARAMETER, page_result
-from roles.executive import commands, schemas, service
+from roles.executive import commands, count_schemas, counts, schemas, service
 from roles.writebacks.schemas import WritebackSchema
 from workers.commands import CommandType
 
@@ -27,29 +28,36 @@ blp = RoleBlueprint(
 @blp.route("")
 class Approvals(MethodView):
     @blp.role_required(Role.EXECUTIVE, sap=True)
+    @blp.doc(operationId="listApprovals")
     @blp.etag
-    @blp.arguments(schemas.ApprovalQueryArgsSchema, location="query", as_kwargs=True)
+    @blp.arguments(schemas.ApprovalQueryArgsSchema, **QUERY_ARGS)
     @blp.response(200, schemas.ApprovalPageSchema)
     def get(self, **args: Any) -> dict[str, Any]:
-        """The caller's open approval tasks, newest first"""
-        request = page_request(args)
-        page = service.list_approvals(
-            current_app.extensions["sap"],
-            current_principal(),
-            task_types=args.get("task_type", ()),
-            priorities=args.get("priority", ()),
-            top=request.limit,
-            skip=request.skip,
-        )
-        return page_result(page, request.skip, request.next_cursor)
+        """The caller's open approval tasks, newest first unless `sort` says otherwise"""
+        paging = page_request(args)
+        try:
+            page = service.list_approvals(
+                current_app.extensions["sap"],
+                current_principal(),
+                task_types=args.get("task_type", ()),
+                priorities=args.get("priority", ()),
+                sort=args["sort"],
+                limit=paging.limit,
+                after=paging.after,
+                count=paging.include_total,
+            )
+        except InvalidPosition:
+            invalid_cursor()
+        return page_result(page, paging)
 
 
 @blp.route("/<string:approval_id>")
 class ApprovalById(MethodView):
     @blp.role_required(Role.EXECUTIVE, sap=True)
+    @blp.doc(operationId="getApproval")
     @blp.etag
     @blp.response(200, schemas.ApprovalDetailSchema)
-    @blp.alt_response(404, description="No such task in the caller's inbox")
+    @blp.alt_response(404, schema=ErrorSchema, description="No such task in the caller's inbox")
     def get(self, approval_id: str) -> service.Approval:
         """One task with a summary of its business object (items, amounts, requester, dates)"""
         return service.get_approval(current_app.extensions["sap"], current_principal(), approval_id)
@@ -58,9 +66,10 @@ class ApprovalById(MethodView):
 @blp.route("/<string:approval_id>/decision-options")
 class DecisionOptions(MethodView):
     @blp.role_required(Role.EXECUTIVE, sap=True)
+    @blp.doc(operationId="listDecisionOptions")
     @blp.etag
     @blp.response(200, schemas.DecisionOptionsSchema)
-    @blp.alt_response(404, description="No such task in the caller's inbox")
+    @blp.alt_response(404, schema=ErrorSchema, description="No such task in the caller's inbox")
     def get(self, approval_id: str) -> dict[str, Any]:
         """The decisions SAP offers for this task (approve, reject, ...) and whether a comment is required"""
         return {"items": service.decision_options(current_app.extensions["sap"], current_principal(), approval_id)}
@@ -82,12 +91,13 @@ def _submit_decision(approval_id: str, decision: str, comment: str, key: str) ->
 @blp.route("/<string:approval_id>/decision")
 class Decision(MethodView):
     @blp.role_required(Role.EXECUTIVE, sap=True)
+    @blp.doc(operationId="decideApproval")
     @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
     @blp.arguments(schemas.DecisionSchema)
     @blp.response(202, WritebackSchema, **COMMAND_RESPONSES)
-    @blp.alt_response(404, description="No such task in the caller's inbox")
-    @blp.alt_response(409, description="The task is no longer open in SAP")
-    @blp.alt_response(422, description="A comment is mandatory, or SAP offers no such decision")
+    @blp.alt_response(404, schema=ErrorSchema, description="No such task in the caller's inbox")
+    @blp.alt_response(409, schema=ErrorSchema, description="The task is no longer open in SAP")
+    @blp.alt_response(422, schema=ErrorSchema, description="A comment is mandatory, or SAP offers no such decision")
     def post(self, body: dict[str, str], approval_id: str) -> Any:
         """Approve or reject a task (needs an Idempotency-Key); SAP's DecisionKey comes from its options"""
         key = idempotency_key()
@@ -97,6 +107,7 @@ class Decision(MethodView):
 @blp.route("/decisions")
 class MassDecision(MethodView):
     @blp.role_required(Role.EXECUTIVE, sap=True)
+    @blp.doc(operationId="decideApprovals")
     @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
     @blp.arguments(schemas.MassDecisionSchema)
     @blp.response(200, schemas.MassDecisionResultsSchema)
@@ -130,10 +141,11 @@ def _task_action(approval_id: str, action: str, type_: CommandType) -> Any:
 @blp.route("/<string:approval_id>/claim")
 class Claim(MethodView):
     @blp.role_required(Role.EXECUTIVE, sap=True)
+    @blp.doc(operationId="claimApproval")
     @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
     @blp.response(202, WritebackSchema, **COMMAND_RESPONSES)
-    @blp.alt_response(404, description="No such task in the caller's inbox")
-    @blp.alt_response(409, description="The task cannot be claimed")
+    @blp.alt_response(404, schema=ErrorSchema, description="No such task in the caller's inbox")
+    @blp.alt_response(409, schema=ErrorSchema, description="The task cannot be claimed")
     def post(self, approval_id: str) -> Any:
         """Claim a task (reserve it for the caller)"""
         return _task_action(approval_id, "claim", CommandType.TASK_CLAIM)
@@ -142,10 +154,11 @@ class Claim(MethodView):
 @blp.route("/<string:approval_id>/release")
 class Release(MethodView):
     @blp.role_required(Role.EXECUTIVE, sap=True)
+    @blp.doc(operationId="releaseApproval")
     @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
     @blp.response(202, WritebackSchema, **COMMAND_RESPONSES)
-    @blp.alt_response(404, description="No such task in the caller's inbox")
-    @blp.alt_response(409, description="The task cannot be released")
+    @blp.alt_response(404, schema=ErrorSchema, description="No such task in the caller's inbox")
+    @blp.alt_response(409, schema=ErrorSchema, description="The task cannot be released")
     def post(self, approval_id: str) -> Any:
         """Release a claimed task back to all its potential processors"""
         return _task_action(approval_id, "release", CommandType.TASK_RELEASE)
@@ -154,12 +167,13 @@ class Release(MethodView):
 @blp.route("/<string:approval_id>/forward")
 class Forward(MethodView):
     @blp.role_required(Role.EXECUTIVE, sap=True)
+    @blp.doc(operationId="forwardApproval")
     @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
     @blp.arguments(schemas.ForwardSchema)
     @blp.response(202, WritebackSchema, **COMMAND_RESPONSES)
-    @blp.alt_response(404, description="No such task in the caller's inbox")
-    @blp.alt_response(409, description="The task cannot be forwarded")
-    @blp.alt_response(422, description="Forwarding to oneself")
+    @blp.alt_response(404, schema=ErrorSchema, description="No such task in the caller's inbox")
+    @blp.alt_response(409, schema=ErrorSchema, description="The task cannot be forwarded")
+    @blp.alt_response(422, schema=ErrorSchema, description="Forwarding to oneself")
     def post(self, body: dict[str, str], approval_id: str) -> Any:
         """Forward a task to another SAP user"""
         key = idempotency_key()
@@ -173,3 +187,18 @@ class Forward(MethodView):
             current_principal(), Role.EXECUTIVE, CommandType.TASK_FORWARD, ("Task", approval_id), dict(payload), key
         )
         return accepted(command)
+
+
+@blp.route("/counts")
+class ApprovalCounts(MethodView):
+    @blp.role_required(Role.EXECUTIVE, sap=True)
+    @blp.doc(operationId="getApprovalCounts")
+    @blp.etag
+    @blp.response(200, count_schemas.ApprovalCountsSchema)
+    def get(self) -> counts.OpenTaskCounts:
+        """Badge counts of the caller's open tasks: total, by priority, overdue, escalated
+
+        SAP counts each number (`$count`, as the caller, like the list); no task is listed, so polling is cheap.
+        The ETag changes only when a number does: poll with If-None-Match.
+        """
+        return counts.approval_counts(current_app.extensions["sap"], current_principal())

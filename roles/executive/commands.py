@@ -7,6 +7,7 @@ from access.policy import Principal
 from odata_clients.connectivity import SapConnectivity
 from odata_clients.models import Task
 from roles.common import sap_principal
+from roles.executive.identity import as_sap_user
 from roles.executive.service import split_id
 from workers.commands import DECISION_NATURE, DecisionPayload, ForwardPayload, TaskPayload
 
@@ -22,6 +23,7 @@ def _open_task(sap: SapConnectivity, principal: Principal, approval: str) -> Tas
     return task
 
 
+@as_sap_user
 def prepare_decision(
     sap: SapConnectivity, principal: Principal, approval: str, decision: str, comment: str
 ) -> DecisionPayload:
@@ -43,6 +45,7 @@ def prepare_decision(
     }
 
 
+@as_sap_user
 def prepare_task_action(sap: SapConnectivity, principal: Principal, approval: str, action: str) -> TaskPayload:
     """claim or release: refused early when SAP says the task does not support it."""
     task = _open_task(sap, principal, approval)
@@ -52,6 +55,7 @@ def prepare_task_action(sap: SapConnectivity, principal: Principal, approval: st
     return {"origin": task.origin, "task_id": task.task_id}
 
 
+@as_sap_user
 def prepare_forward(sap: SapConnectivity, principal: Principal, approval: str, to_user: str) -> ForwardPayload:
     task = _open_task(sap, principal, approval)
     if not task.supports_forward:

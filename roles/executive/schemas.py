@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from app.api import enum_component
 from app.errors import ErrorSchema
-from app.paging import PageArgsSchema, page_schema
+from app.paging import PageArgsSchema, page_schema, sort_field
+from odata_clients.gateways.tasks import DEFAULT_TASK_SORT, TASK_SORT_FIELDS
 from roles.common import (
     AmountSchema,
     CleanText,
@@ -19,6 +21,10 @@ from roles.common import (
 from roles.writebacks.schemas import WritebackSchema
 
 PRIORITIES = ("VERY_HIGH", "HIGH", "MEDIUM", "LOW")
+# SAP's inbox task statuses (TASKPROCESSING's STATUS filter options); the queue lists the first three (open).
+TASK_STATUSES = ("READY", "RESERVED", "IN_PROGRESS", "EXECUTED", "COMPLETED", "FOR_RESUBMISSION", "CANCELLED")
+# A decision option's nature in SAP; empty for a neutral one (neither approves nor rejects).
+NATURES = ("POSITIVE", "NEGATIVE", "")
 MAX_MASS_DECISIONS = 50
 
 
@@ -27,7 +33,16 @@ class ApprovalQueryArgsSchema(PageArgsSchema):
         ma.fields.String(validate=[ma.validate.Length(min=1, max=70), CleanText(70, multiline=False)]),
         metadata={"description": "TaskDefinitionID(s), e.g. the purchase requisition release task"},
     )
-    priority = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(PRIORITIES)))
+    priority = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(PRIORITIES), metadata=enum_component("TaskPriority")),
+        metadata={"description": "Only tasks of these priorities", "example": ["VERY_HIGH", "HIGH"]},
+    )
+    sort = sort_field(
+        TASK_SORT_FIELDS,
+        DEFAULT_TASK_SORT,
+        "created: creation time (CreatedOn); due: completion deadline (CompletionDeadLine), tasks without one "
+        "first; priority: LOW to VERY_HIGH, so -priority is the most urgent first",
+    )
 
 
 class ApprovalSchema(ma.Schema):
@@ -36,19 +51,40 @@ class ApprovalSchema(ma.Schema):
     )
     origin = ma.fields.String(required=True, metadata={"example": "LOCAL"})
     task_id = ma.fields.String(required=True, metadata={"example": "000001129172"})
-    task_type = ma.fields.String(required=True, attribute="task_definition_id")
-    task_type_name = ma.fields.String(required=True, attribute="task_definition_name")
+    task_type = ma.fields.String(
+        required=True,
+        attribute="task_definition_id",
+        metadata={"description": "SAP's TaskDefinitionID; filter the queue by it", "example": "TS00007986"},
+    )
+    task_type_name = ma.fields.String(
+        required=True, attribute="task_definition_name", metadata={"example": "Release of purchase requisition"}
+    )
     title = ma.fields.String(required=True, metadata={"example": "Release purchase requisition 10000123"})
-    priority = ma.fields.String(required=True, metadata={"example": "HIGH"})
-    status = ma.fields.String(required=True, metadata={"example": "READY"})
+    priority = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(PRIORITIES),
+        metadata={"example": "HIGH", **enum_component("TaskPriority")},
+    )
+    status = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(TASK_STATUSES),
+        metadata={
+            "description": "SAP's task status: READY (anyone may take it), RESERVED (claimed), IN_PROGRESS; "
+            "COMPLETED once decided",
+            "example": "READY",
+            **enum_component("TaskStatus"),
+        },
+    )
     created_on = datetime_field("When the task was created")
-    created_by = ma.fields.String(required=True)
+    created_by = ma.fields.String(required=True, metadata={"description": "SAP user", "example": "REQ_DAVID"})
     due = datetime_field("Completion deadline", attribute="completion_deadline")
     is_escalated = ma.fields.Boolean(required=True)
     supports_claim = ma.fields.Boolean(required=True)
     supports_release = ma.fields.Boolean(required=True)
     supports_forward = ma.fields.Boolean(required=True)
-    object_id = ma.fields.String(required=True, metadata={"description": "Business object key, empty if none"})
+    object_id = ma.fields.String(
+        required=True, metadata={"description": "Business object key, empty if none", "example": "10000123"}
+    )
 
 
 ApprovalPageSchema = page_schema(ApprovalSchema, "ApprovalPage")
@@ -56,21 +92,25 @@ ApprovalPageSchema = page_schema(ApprovalSchema, "ApprovalPage")
 
 class RequisitionItemSchema(ma.Schema):
     item = ma.fields.String(required=True, metadata={"example": "00010"})
-    description = ma.fields.String(required=True)
-    material = ma.fields.String(required=True)
-    plant = ma.fields.String(required=True)
+    description = ma.fields.String(required=True, metadata={"example": "Laptop for new engineer"})
+    material = ma.fields.String(
+        required=True, metadata={"description": "Empty for a text (non-stock) item", "example": "FG-BIKE-100"}
+    )
+    plant = ma.fields.String(required=True, metadata={"example": "1010"})
     quantity = ma.fields.Nested(QuantitySchema, required=True)
     price = ma.fields.Nested(AmountSchema, allow_none=True)
     net_amount = ma.fields.Nested(AmountSchema, allow_none=True)
     delivery_date = date_field("Requested delivery date")
-    requisitioner = ma.fields.String(required=True)
-    release_status = ma.fields.String(required=True)
+    requisitioner = ma.fields.String(required=True, metadata={"example": "David Moreau"})
+    release_status = ma.fields.String(
+        required=True, metadata={"description": "SAP's PurReqnReleaseStatus", "example": "03"}
+    )
     is_release_pending = ma.fields.Boolean(required=True)
 
 
 class RequisitionSummarySchema(ma.Schema):
     requisition_id = ma.fields.String(required=True, metadata={"example": "10000123"})
-    requisition_type = ma.fields.String(required=True)
+    requisition_type = ma.fields.String(required=True, metadata={"example": "NB"})
     description = ma.fields.String(required=True)
     total_net_amounts = ma.fields.List(ma.fields.Nested(AmountSchema), required=True)
     items = ma.fields.List(ma.fields.Nested(RequisitionItemSchema), required=True)
@@ -90,7 +130,15 @@ class DecisionOptionSchema(ma.Schema):
     key = ma.fields.String(required=True, metadata={"example": "0001"})
     text = ma.fields.String(required=True, metadata={"example": "Approve"})
     comment_mandatory = ma.fields.Boolean(required=True)
-    nature = ma.fields.String(required=True, metadata={"example": "POSITIVE"})
+    nature = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(NATURES),
+        metadata={
+            "description": "POSITIVE (approves), NEGATIVE (rejects), empty: neutral",
+            "example": "POSITIVE",
+            **enum_component("DecisionNature"),
+        },
+    )
 
 
 class DecisionOptionsSchema(ma.Schema):
@@ -99,7 +147,9 @@ class DecisionOptionsSchema(ma.Schema):
 
 class DecisionSchema(StrictSchema):
     decision = ma.fields.String(
-        required=True, validate=ma.validate.OneOf(["approve", "reject"]), metadata={"example": "approve"}
+        required=True,
+        validate=ma.validate.OneOf(["approve", "reject"]),
+        metadata={"example": "approve", **enum_component("ApprovalDecision")},
     )
     comment = free_text(
         1000,

@@ -9,8 +9,11 @@ from typing import Any
 from access.policy import NotInScope, Principal
 from odata_clients.connectivity import SapConnectivity
 from odata_clients.errors import SapNotFound
-from odata_clients.models import DecisionOption, Page, PurchaseRequisition, Task
+from odata_clients.gateways.keyset import KeysetPage, Position
+from odata_clients.gateways.tasks import DEFAULT_TASK_SORT
+from odata_clients.models import DecisionOption, PurchaseRequisition, Task
 from roles.common import SAP_KEY, sap_principal
+from roles.executive.identity import as_sap_user
 
 ID_SEPARATOR = "~"
 
@@ -42,21 +45,25 @@ class Approval:
         return getattr(self.task, name)
 
 
+@as_sap_user
 def list_approvals(
     sap: SapConnectivity,
     principal: Principal,
     *,
     task_types: Sequence[str] = (),
     priorities: Sequence[str] = (),
-    top: int,
-    skip: int,
-) -> Page[Approval]:
+    sort: Sequence[str] = DEFAULT_TASK_SORT,
+    limit: int,
+    after: Position | None = None,
+    count: bool = False,
+) -> KeysetPage[Approval]:
     page = sap.tasks.for_user(sap_principal(principal)).list_open(
-        task_types=task_types, priorities=priorities, top=top, skip=skip
+        task_types=task_types, priorities=priorities, sort=sort, top=limit, after=after, count=count
     )
-    return Page([Approval(task) for task in page.items], page.total, page.top, page.skip)
+    return KeysetPage([Approval(task) for task in page.items], page.total, page.next_after)
 
 
+@as_sap_user
 def get_approval(sap: SapConnectivity, principal: Principal, approval: str) -> Approval:
     """The task and, for a requisition release, a summary of the requisition.
 
@@ -73,6 +80,7 @@ def get_approval(sap: SapConnectivity, principal: Principal, approval: str) -> A
     return Approval(task, requisition)
 
 
+@as_sap_user
 def decision_options(sap: SapConnectivity, principal: Principal, approval: str) -> list[DecisionOption]:
     origin, task_id = split_id(approval)
     return sap.tasks.for_user(sap_principal(principal)).decision_options(task_id, origin)

@@ -11,11 +11,13 @@ from flask_smorest import abort
 
 from access.policy import Role
 from app.auth import RoleBlueprint, current_principal
-from app.paging import page_request
+from app.errors import ErrorSchema
+from app.paging import QUERY_ARGS, invalid_cursor, page_request
 from app.writebacks import accepted, idempotency_key, replay, submit
+from odata_clients.gateways.keyset import InvalidPosition
 from odata_clients.models import ProductionOrder
 from roles.common import IDEMPOTENCY_KEY_PARAMETER, IF_MATCH_PARAMETER, page_result
-from roles.plant_manager import commands, schemas, service
+from roles.plant_manager import commands, count_schemas, counts, schemas, service
 from roles.writebacks.schemas import WritebackSchema
 from workers.commands import CommandType
 
@@ -35,50 +37,62 @@ blp = RoleBlueprint(
 @blp.route("")
 class ProductionOrders(MethodView):
     @blp.role_required(Role.PLANT_MANAGER, sap=True)
+    @blp.doc(operationId="listProductionOrders")
     @blp.etag
-    @blp.arguments(schemas.ProductionOrderQueryArgsSchema, location="query", as_kwargs=True)
+    @blp.arguments(schemas.ProductionOrderQueryArgsSchema, **QUERY_ARGS)
     @blp.response(200, schemas.ProductionOrderPageSchema)
     def get(self, **args: Any) -> dict[str, Any]:
-        """Production orders of the caller's plants; filter by status, material, dates, change time"""
-        request = page_request(args)
-        page = service.list_orders(
-            current_app.extensions["sap"],
-            current_principal(),
-            plants=args.get("plant", ()),
-            status=args.get("status"),
-            material=args.get("material"),
-            start_from=args.get("start_from"),
-            start_to=args.get("start_to"),
-            changed_since=args.get("changed_since"),
-            sort=args.get("sort", ()),
-            top=request.limit,
-            skip=request.skip,
-        )
-        return page_result(page, request.skip, request.next_cursor)
+        """Production orders of the caller's plants; filter by status, material, dates, change time; sort"""
+        paging = page_request(args)
+        try:
+            page = service.list_orders(
+                current_app.extensions["sap"],
+                current_principal(),
+                plants=args.get("plant", ()),
+                status=args.get("status"),
+                material=args.get("material"),
+                start_from=args.get("start_from"),
+                start_to=args.get("start_to"),
+                changed_since=args.get("changed_since"),
+                sort=args["sort"],
+                limit=paging.limit,
+                after=paging.after,
+                count=paging.include_total,
+            )
+        except InvalidPosition:
+            invalid_cursor()
+        return page_result(page, paging)
 
 
 @blp.route("/<string:order_id>")
 class ProductionOrderById(MethodView):
     @blp.role_required(Role.PLANT_MANAGER, sap=True)
+    @blp.doc(operationId="getProductionOrder")
     @blp.etag
     @blp.response(200, schemas.ProductionOrderDetailSchema)
-    @blp.alt_response(404, description="No such order in the caller's plants")
+    @blp.alt_response(404, schema=ErrorSchema, description="No such order in the caller's plants")
     def get(self, order_id: str) -> ProductionOrder:
         """One production order with its operations and status"""
         return service.get_order(current_app.extensions["sap"], current_principal(), order_id)
 
     @blp.role_required(Role.PLANT_MANAGER, sap=True)
+    @blp.doc(operationId="rescheduleProductionOrder")
     @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER, IF_MATCH_PARAMETER])
     @blp.arguments(schemas.RescheduleSchema)
     @blp.response(202, WritebackSchema, description="Accepted: poll the writeback in Location")
-    @blp.alt_response(404, description="No such order in the caller's plants")
-    @blp.alt_response(409, description="The order cannot be changed (completed, closed, locked)")
-    @blp.alt_response(400, description="If-Match is not one ETag as sap_etag shows it, or too long")
-    @blp.alt_response(428, description="If-Match is missing or `*`: send the order's sap_etag")
+    @blp.alt_response(404, schema=ErrorSchema, description="No such order in the caller's plants")
+    @blp.alt_response(409, schema=ErrorSchema, description="The order cannot be changed (completed, closed, locked)")
+    @blp.alt_response(400, schema=ErrorSchema, description="If-Match is not one ETag as sap_etag shows it, or too long")
+    @blp.alt_response(428, schema=ErrorSchema, description="If-Match is missing or `*`: send the order's sap_etag")
+    @blp.alt_response(
+        412, schema=ErrorSchema, description="The order changed in SAP since it was read: reload it and try again"
+    )
     def patch(self, body: dict[str, Any], order_id: str) -> Any:
         """Reschedule: new planned start and/or end; If-Match (the order's sap_etag) is passed on to SAP
 
-        A stale If-Match ends the writeback as `conflict` with SAP's message; it is never retried.
+        An If-Match that is no longer the order's ETag in SAP is answered 412 at once (reload the order and
+        try again); one that goes stale before the change reaches SAP ends the writeback as `conflict` with
+        SAP's message. Neither is retried.
         """
         if_match = request.headers.get("If-Match", "").strip()
         if not if_match:
@@ -102,6 +116,7 @@ class ProductionOrderById(MethodView):
             order_id,
             body.get("planned_start"),
             body.get("planned_end"),
+            if_match,
         )
         command = submit(
             current_principal(),
@@ -118,10 +133,11 @@ class ProductionOrderById(MethodView):
 @blp.route("/<string:order_id>/release")
 class ReleaseOrder(MethodView):
     @blp.role_required(Role.PLANT_MANAGER, sap=True)
+    @blp.doc(operationId="releaseProductionOrder")
     @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
     @blp.response(202, WritebackSchema, description="Accepted: poll the writeback in Location")
-    @blp.alt_response(404, description="No such order in the caller's plants")
-    @blp.alt_response(409, description="Already released, or not changeable")
+    @blp.alt_response(404, schema=ErrorSchema, description="No such order in the caller's plants")
+    @blp.alt_response(409, schema=ErrorSchema, description="Already released, or not changeable")
     def post(self, order_id: str) -> Any:
         """Release a production order (SAP's ReleaseOrder); needs an Idempotency-Key"""
         key = idempotency_key()
@@ -137,3 +153,23 @@ class ReleaseOrder(MethodView):
             key,
         )
         return accepted(command)
+
+
+@blp.route("/counts")
+class ProductionOrderCounts(MethodView):
+    @blp.role_required(Role.PLANT_MANAGER, sap=True)
+    @blp.doc(operationId="getProductionOrderCounts")
+    @blp.etag
+    @blp.arguments(count_schemas.OrderCountsQueryArgsSchema, **QUERY_ARGS)
+    @blp.response(200, count_schemas.OrderCountsSchema)
+    def get(self, **args: Any) -> counts.OrderCounts:
+        """Badge counts of the caller's plants: orders late to start or finish, due for release, in progress
+
+        SAP counts each number (`$count`); no order is listed. `today` is the calendar day in `tz` (default UTC).
+        """
+        return counts.order_counts(
+            current_app.extensions["sap"],
+            current_principal(),
+            plants=args.get("plant", ()),
+            time_zone=args["tz"],
+        )

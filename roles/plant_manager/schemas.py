@@ -6,7 +6,7 @@ import datetime as dt
 
 import marshmallow as ma
 
-from app.paging import PageArgsSchema, page_schema
+from app.paging import PageArgsSchema, page_schema, sort_field
 from odata_clients.gateways.production_orders import SORT_FIELDS, STATUS_FILTERS
 from roles.common import (
     INSTANT_RANGE,
@@ -20,7 +20,7 @@ from roles.common import (
 
 EARLIEST_PLAN = dt.date(2000, 1, 1)
 LATEST_PLAN = dt.date(2099, 12, 31)
-SORT_CHOICES = sorted([*SORT_FIELDS, *(f"-{name}" for name in SORT_FIELDS)])
+DEFAULT_ORDER_SORT = ("order_id",)
 
 
 class ProductionOrderQueryArgsSchema(PageArgsSchema):
@@ -38,9 +38,11 @@ class ProductionOrderQueryArgsSchema(PageArgsSchema):
             + INSTANT_RANGE
         }
     )
-    sort = ma.fields.List(
-        ma.fields.String(validate=ma.validate.OneOf(SORT_CHOICES)),
-        metadata={"description": "Sort keys, `-` for descending; the order id is always the last tie-breaker"},
+    sort = sort_field(
+        SORT_FIELDS,
+        DEFAULT_ORDER_SORT,
+        "order_id: order number; planned_start / planned_end: planned dates; material; plant; last_changed: "
+        "SAP's last change",
     )
 
     @ma.validates_schema
@@ -59,7 +61,7 @@ class OrderStatusSchema(ma.Schema):
 
 class OperationSchema(ma.Schema):
     operation = ma.fields.String(required=True, metadata={"example": "0010"})
-    text = ma.fields.String(required=True)
+    text = ma.fields.String(required=True, metadata={"example": "Assemble housing"})
     work_center = ma.fields.String(required=True, metadata={"example": "ASSY1010"})
     planned_quantity = ma.fields.Nested(QuantitySchema, required=True)
     confirmed_yield = ma.fields.Nested(QuantitySchema, required=True)
@@ -102,8 +104,8 @@ class ProductionOrderDetailSchema(ProductionOrderSchema):
     planned_end_time = ma.fields.String(allow_none=True, metadata={"example": "14:00:00"})
     scheduled_start = date_field("Scheduled start date")
     scheduled_end = date_field("Scheduled end date")
-    mrp_controller = ma.fields.String(required=True)
-    production_supervisor = ma.fields.String(required=True)
+    mrp_controller = ma.fields.String(required=True, metadata={"example": "001"})
+    production_supervisor = ma.fields.String(required=True, metadata={"example": "002"})
     operations = ma.fields.List(ma.fields.Nested(OperationSchema), required=True)
     statuses = ma.fields.List(ma.fields.Nested(OrderStatusSchema), required=True)
 

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 from access.policy import Forbidden, NotInScope, Principal, Role, check_plant, require_attributes
 from odata_clients.connectivity import SapConnectivity
-from odata_clients.models import Page, ProductionOrder
+from odata_clients.gateways.keyset import KeysetPage, Position
+from odata_clients.models import ProductionOrder
 from roles.common import SAP_KEY
 
 
@@ -30,12 +31,12 @@ def list_orders(
     start_from: dt.date | None = None,
     start_to: dt.date | None = None,
     changed_since: dt.datetime | None = None,
-    sort: Sequence[str] = (),
-    top: int,
-    skip: int,
-) -> Page[ProductionOrder]:
-    # The order id closes every sort so pages are stable between requests.
-    sort_keys = [key for key in sort if key.lstrip("-") != "order_id"] + ["order_id"]
+    sort: Sequence[str] = ("order_id",),
+    limit: int,
+    after: Position | None = None,
+    count: bool = False,
+) -> KeysetPage[ProductionOrder]:
+    # The gateway closes every sort with the order number, so a page's last order is an exact position.
     return sap.production_orders.search(
         plants_to_query(principal, plants),
         status=status,
@@ -43,9 +44,10 @@ def list_orders(
         start_from=start_from,
         start_to=start_to,
         changed_since=changed_since.astimezone(dt.UTC) if changed_since and changed_since.tzinfo else changed_since,
-        sort=sort_keys,
-        top=top,
-        skip=skip,
+        sort=sort,
+        top=limit,
+        after=after,
+        count=count,
     )
 
 

@@ -9,10 +9,12 @@ from flask.views import MethodView
 
 from access.policy import Role
 from app.auth import RoleBlueprint, current_principal
-from app.paging import page_request
+from app.errors import ErrorSchema
+from app.paging import QUERY_ARGS, invalid_cursor, page_request
 from app.writebacks import accepted, idempotency_key, replay, submit
+from odata_clients.gateways.keyset import InvalidPosition
 from roles.common import IDEMPOTENCY_KEY_PARAMETER, page_result
-from roles.supervisor import commands, schemas, service
+from roles.supervisor import commands, count_schemas, counts, schemas, service
 from roles.writebacks.schemas import WritebackSchema
 from workers.commands import CommandType
 
@@ -27,30 +29,37 @@ blp = RoleBlueprint(
 @blp.route("")
 class WorkOrders(MethodView):
     @blp.role_required(Role.SUPERVISOR, sap=True)
+    @blp.doc(operationId="listWorkOrders")
     @blp.etag
-    @blp.arguments(schemas.WorkOrderQueryArgsSchema, location="query", as_kwargs=True)
+    @blp.arguments(schemas.WorkOrderQueryArgsSchema, **QUERY_ARGS)
     @blp.response(200, schemas.WorkOrderPageSchema)
     def get(self, **args: Any) -> dict[str, Any]:
         """Released operations at the caller's work centres, earliest first, with quantities done and to go"""
-        request = page_request(args)
-        page = service.list_work_orders(
-            current_app.extensions["sap"],
-            current_principal(),
-            work_centers=args.get("work_center", ()),
-            order_id=args.get("order_id"),
-            include_confirmed=args["include_confirmed"],
-            top=request.limit,
-            skip=request.skip,
-        )
-        return page_result(page, request.skip, request.next_cursor)
+        paging = page_request(args)
+        try:
+            page = service.list_work_orders(
+                current_app.extensions["sap"],
+                current_principal(),
+                work_centers=args.get("work_center", ()),
+                order_id=args.get("order_id"),
+                include_confirmed=args["include_confirmed"],
+                sort=args["sort"],
+                limit=paging.limit,
+                after=paging.after,
+                count=paging.include_total,
+            )
+        except InvalidPosition:
+            invalid_cursor()
+        return page_result(page, paging)
 
 
 @blp.route("/<string:work_order_id>")
 class WorkOrderById(MethodView):
     @blp.role_required(Role.SUPERVISOR, sap=True)
+    @blp.doc(operationId="getWorkOrder")
     @blp.etag
     @blp.response(200, schemas.WorkOrderSchema)
-    @blp.alt_response(404, description="No such operation at the caller's work centres")
+    @blp.alt_response(404, schema=ErrorSchema, description="No such operation at the caller's work centres")
     def get(self, work_order_id: str) -> service.WorkOrder:
         """One work order (operation) with quantities done and to go"""
         return service.get_work_order(current_app.extensions["sap"], current_principal(), work_order_id)
@@ -59,12 +68,13 @@ class WorkOrderById(MethodView):
 @blp.route("/<string:work_order_id>/confirmations")
 class Confirmations(MethodView):
     @blp.role_required(Role.SUPERVISOR, sap=True)
+    @blp.doc(operationId="confirmWorkOrder")
     @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
     @blp.arguments(schemas.ConfirmationSchema)
     @blp.response(202, WritebackSchema, description="Accepted: poll the writeback in Location")
-    @blp.alt_response(404, description="No such operation at the caller's work centres")
-    @blp.alt_response(409, description="The operation is not released, or already final")
-    @blp.alt_response(422, description="Wrong unit, nothing to confirm, or more than still to go")
+    @blp.alt_response(404, schema=ErrorSchema, description="No such operation at the caller's work centres")
+    @blp.alt_response(409, schema=ErrorSchema, description="The operation is not released, or already final")
+    @blp.alt_response(422, schema=ErrorSchema, description="Wrong unit, nothing to confirm, or more than still to go")
     def post(self, body: dict[str, Any], work_order_id: str) -> Any:
         """Confirm yield and scrap (partial or final); needs an Idempotency-Key
 
@@ -101,3 +111,23 @@ class Confirmations(MethodView):
             key,
         )
         return accepted(command)
+
+
+@blp.route("/counts")
+class WorkOrderCounts(MethodView):
+    @blp.role_required(Role.SUPERVISOR, sap=True)
+    @blp.doc(operationId="getWorkOrderCounts")
+    @blp.etag
+    @blp.arguments(count_schemas.WorkOrderCountsQueryArgsSchema, **QUERY_ARGS)
+    @blp.response(200, count_schemas.WorkOrderCountsSchema)
+    def get(self, **args: Any) -> counts.WorkOrderCounts:
+        """Badge counts at the caller's work centres: open operations, and those to confirm today
+
+        SAP counts each number (`$count`); no operation is listed. `today` is the calendar day in `tz` (default UTC).
+        """
+        return counts.work_order_counts(
+            current_app.extensions["sap"],
+            current_principal(),
+            work_centers=args.get("work_center", ()),
+            time_zone=args["tz"],
+        )

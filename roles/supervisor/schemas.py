@@ -6,7 +6,8 @@ from decimal import Decimal
 
 import marshmallow as ma
 
-from app.paging import PageArgsSchema, page_schema
+from app.paging import PageArgsSchema, page_schema, sort_field
+from odata_clients.gateways.operations import DEFAULT_OPERATION_SORT, OPERATION_SORT_FIELDS
 from roles.common import (
     CleanText,
     FullMatch,
@@ -27,6 +28,12 @@ class WorkOrderQueryArgsSchema(PageArgsSchema):
     order_id = ma.fields.String(validate=FullMatch(r"^[A-Za-z0-9]{1,12}$"))
     include_confirmed = ma.fields.Boolean(
         load_default=False, metadata={"description": "Also list operations already finally confirmed"}
+    )
+    sort = sort_field(
+        OPERATION_SORT_FIELDS,
+        DEFAULT_OPERATION_SORT,
+        "earliest_start / earliest_end: the operation's earliest scheduled dates; order_id: order number. "
+        "Order and operation number follow",
     )
 
 

@@ -8,7 +8,9 @@ from typing import Any
 
 from access.policy import Forbidden, NotInScope, Principal, Role, check_work_center, require_attributes
 from odata_clients.connectivity import SapConnectivity
-from odata_clients.models import Operation, Page
+from odata_clients.gateways.keyset import KeysetPage, Position
+from odata_clients.gateways.operations import DEFAULT_OPERATION_SORT
+from odata_clients.models import Operation
 from roles.common import SAP_KEY
 
 ID_SEPARATOR = "-"
@@ -51,14 +53,23 @@ def list_work_orders(
     work_centers: Sequence[str] = (),
     order_id: str | None = None,
     include_confirmed: bool = False,
-    top: int,
-    skip: int,
-) -> Page[WorkOrder]:
+    sort: Sequence[str] = DEFAULT_OPERATION_SORT,
+    limit: int,
+    after: Position | None = None,
+    count: bool = False,
+) -> KeysetPage[WorkOrder]:
     plants, centres = scope(principal, work_centers)
     page = sap.operations.list_released(
-        centres, plants=plants, order_id=order_id, include_confirmed=include_confirmed, top=top, skip=skip
+        centres,
+        plants=plants,
+        order_id=order_id,
+        include_confirmed=include_confirmed,
+        sort=sort,
+        top=limit,
+        after=after,
+        count=count,
     )
-    return Page([WorkOrder(op) for op in page.items], page.total, page.top, page.skip)
+    return KeysetPage([WorkOrder(op) for op in page.items], page.total, page.next_after)
 
 
 def get_work_order(sap: SapConnectivity, principal: Principal, work_order: str) -> WorkOrder:

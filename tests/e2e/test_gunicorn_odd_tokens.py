@@ -45,9 +45,9 @@ def gunicorn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         while True:
             assert process.poll() is None, (tmp_path / "gunicorn.log").read_text()
             try:
-                if requests.get(f"{url}/health/live", timeout=2).status_code == 200:
+                if requests.get(f"{url}/health/live", timeout=5).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or the worker still booting
                 pass
             assert time.monotonic() < deadline, "gunicorn did not start"
             time.sleep(0.2)

@@ -60,7 +60,7 @@ def test_run_command_starts_everything_and_ctrl_c_stops_everything(tmp_path: Pat
                 ready = requests.get(f"http://127.0.0.1:{port}/health/ready", timeout=5)
                 if ready.status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or still booting
                 pass
             time.sleep(0.5)
         assert ready is not None and ready.status_code == 200, ready.text if ready is not None else "no answer"

@@ -49,7 +49,7 @@ def test_a_killed_worker_is_restarted_and_ctrl_c_still_stops_everything(tmp_path
         def ready() -> bool:
             try:
                 return requests.get(f"http://127.0.0.1:{port}/health/ready", timeout=5).status_code == 200
-            except requests.ConnectionError:
+            except requests.RequestException:
                 return launcher.poll() is not None  # let the assertion below say why
 
         poll(ready, 120, "the run command to be ready", interval=0.5)

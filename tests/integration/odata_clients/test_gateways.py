@@ -26,14 +26,16 @@ if TYPE_CHECKING:
 
 def test_orders_are_filtered_by_plant_in_sap_and_paged(sap: SapConnectivity) -> None:
     with record_calls() as calls:
-        page = sap.production_orders.search(["1010", "1020"], top=5, skip=0, sort=["-planned_start", "order_id"])
+        page = sap.production_orders.search(["1010", "1020"], top=5, sort=["-planned_start", "order_id"], count=True)
     [call] = [c for c in calls if "A_ProductionOrder_2" in c.path]
     assert "ProductionPlant" in call.path and "%24filter" in call.path and "%24select" in call.path
     assert page.total is not None and page.total >= len(page.items) > 0
     assert {o.plant for o in page.items} <= {"1010", "1020"}
     starts = [o.planned_start for o in page.items if o.planned_start]
     assert starts == sorted(starts, reverse=True)
-    second = sap.production_orders.search(["1010", "1020"], top=5, skip=5, sort=["-planned_start", "order_id"])
+    second = sap.production_orders.search(
+        ["1010", "1020"], top=5, sort=["-planned_start", "order_id"], after=page.next_after
+    )
     assert not {o.order_id for o in page.items} & {o.order_id for o in second.items}
     for order in page.items:
         assert isinstance(order.planned_quantity.value, Decimal) and order.planned_quantity.unit
@@ -42,8 +44,8 @@ def test_orders_are_filtered_by_plant_in_sap_and_paged(sap: SapConnectivity) -> 
 
 
 def test_order_filters_status_material_dates_and_changed_since(sap: SapConnectivity) -> None:
-    everything = sap.production_orders.search(["1010"], top=500)
-    released = sap.production_orders.search(["1010"], status="released", top=500)
+    everything = sap.production_orders.search(["1010"], top=500, count=True)
+    released = sap.production_orders.search(["1010"], status="released", top=500, count=True)
     assert released.items and all(o.is_released for o in released.items)
     assert released.total is not None and everything.total is not None and released.total < everything.total
     material = everything.items[0].material
@@ -113,7 +115,7 @@ def test_confirmation_create_find_proposal_and_cancel(sap: SapConnectivity) -> N
 
 def test_executive_inbox_decision_and_requisition(connect: Callable[..., SapConnectivity]) -> None:
     anna = connect(user="EXEC_ANNA")
-    page = anna.tasks.list_open(top=50)
+    page = anna.tasks.list_open(top=50, count=True)
     assert page.items and page.total == len(page.items)
     linked = [t for t in page.items if t.object_id]
     assert linked, "requisition tasks name their requisition"

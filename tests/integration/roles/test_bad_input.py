@@ -187,13 +187,13 @@ def plant_manager(token: Token) -> dict[str, str]:
         ("yesterday", "not an ISO 8601 date-time (e.g. 2026-11-26T08:00:00Z)"),
     ],
 )
-def test_changed_since_out_of_range_is_a_422(
+def test_changed_since_out_of_range_is_a_400(
     api: FlaskClient, plant_manager: dict[str, str], changed_since: str, message: str
 ) -> None:
     response = api.get(
         "/api/v1/production-orders", query_string={"changed_since": changed_since}, headers=plant_manager
     )
-    assert_error(response, 422, f"invalid request: query.changed_since: {message}")
+    assert_error(response, 400, f"invalid request: query.changed_since: {message}")
 
 
 @pytest.mark.parametrize("changed_since", ["2026-01-01T00:00:00", "2026-01-01T00:00:00+14:00", "1970-01-01T00:00:00Z"])
@@ -214,10 +214,10 @@ def test_changed_since_in_range_is_read_from_sap(
         ("2026-01-01T00:00:00", "give a UTC offset, e.g. 2026-11-26T08:00:00Z or 2026-11-26T09:00:00+01:00"),
     ],
 )
-def test_audit_since_out_of_range_is_a_422(api: FlaskClient, token: Token, since: str, message: str) -> None:
+def test_audit_since_out_of_range_is_a_400(api: FlaskClient, token: Token, since: str, message: str) -> None:
     admin = bearer(token("IntegrationAdmin", user="ops"))
     response = api.get("/api/v1/admin/audit", query_string={"since": since, "until": since}, headers=admin)
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert response.json["message"] == f"invalid request: query.since: {message}; query.until: {message}"
 
 
@@ -278,8 +278,12 @@ def test_reschedule_takes_the_sap_etag_as_handed_out(
 ) -> None:
     assert order["sap_etag"].startswith("W/\"'") and order["sap_etag"].endswith("'\"")  # what the mock SAP issues
     url = f"/api/v1/production-orders/{order['order_id']}"
-    for etag in (order["sap_etag"], "W/\"'20240603101500'\"", '"strong-too"'):
-        headers = {**plant_manager, **key(), "If-Match": etag}
-        response = api.patch(url, json={"planned_start": "2027-01-10", "planned_end": "2027-01-12"}, headers=headers)
-        assert response.status_code == 202, (etag, response.json)
-        assert response.json["status"] == "accepted"
+    body = {"planned_start": "2027-01-10", "planned_end": "2027-01-12"}
+    accepted = api.patch(url, json=body, headers={**plant_manager, **key(), "If-Match": order["sap_etag"]})
+    assert accepted.status_code == 202, accepted.json
+    assert accepted.json["status"] == "accepted"
+    # Well-formed ETags SAP did not hand out for this order now (weak or strong): stale, refused at once.
+    for etag in ("W/\"'20240603101500'\"", '"strong-too"'):
+        response = api.patch(url, json=body, headers={**plant_manager, **key(), "If-Match": etag})
+        assert response.status_code == 412, (etag, response.json)
+        assert "reload and try again" in response.json["message"]

@@ -156,12 +156,14 @@ def test_forged_cursors_are_400_not_500(api: FlaskClient, token: Token) -> None:
         return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
 
     pm = bearer(token("PlantManager", Plant=["1010"]))
-    fingerprint = api.get("/api/v1/production-orders?limit=1", headers=pm).json["next_cursor"]
-    query = json.loads(base64.urlsafe_b64decode(fingerprint + "==="))["q"]
-    for forged in ("1e400", '{"s": 1e400, "q": "' + query + '"}', '{"s": -1, "q": "' + query + '"}', "[1,2]"):
+    issued = api.get("/api/v1/production-orders?limit=1", headers=pm).json["next_cursor"]
+    body, mac = issued.split(".")
+    query = json.loads(base64.urlsafe_b64decode(body + "==="))["q"]
+    for forged in ("1e400", '{"v": 1, "q": "' + query + '", "a": [1e400]}', "[1,2]"):
         cursor = forge(json.loads(forged)) if forged.startswith(("{", "[")) else forged
-        response = api.get(f"/api/v1/production-orders?limit=1&cursor={cursor}", headers=pm)
-        assert response.status_code == 400, (forged, response.json)
+        for attempt in (cursor, f"{cursor}.{mac}"):
+            response = api.get(f"/api/v1/production-orders?limit=1&cursor={attempt}", headers=pm)
+            assert response.status_code == 400, (forged, response.json)
     admin = bearer(token("IntegrationAdmin", user="ops"))
     huge = forge([99999999999999999999999])
     assert api.get(f"/api/v1/admin/audit?cursor={huge}", headers=admin).status_code == 400

@@ -53,7 +53,7 @@ def test_not_found_and_out_of_scope_look_the_same(api: FlaskClient, token: Token
 )
 def test_list_parameters_cannot_widen_the_plant_scope(api: FlaskClient, token: Token, query: str) -> None:
     response = api.get(f"/api/v1/production-orders?{query}", headers=bearer(token("PlantManager", Plant=["1010"])))
-    assert response.status_code in (403, 422), response.json
+    assert response.status_code in (400, 403), response.json
     assert "1020" not in str(response.json.get("items", ""))
 
 
@@ -61,7 +61,7 @@ def test_filters_cannot_reach_another_plants_order(api: FlaskClient, token: Toke
     headers = bearer(token("PlantManager", Plant=["1010"]))
     for query in (f"material={foreign_order}", "sort=plant", "sort=-plant&limit=200"):
         response = api.get(f"/api/v1/production-orders?{query}", headers=headers)
-        assert response.status_code in (200, 422), response.json
+        assert response.status_code in (200, 400), response.json
         assert all(order["plant"] == "1010" for order in response.json.get("items", []))
 
 

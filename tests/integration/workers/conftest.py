@@ -182,6 +182,18 @@ def confirm_payload(operation: dict[str, Any], quantity: str = "1") -> dict[str,
     }
 
 
+def confirm_command(context: WorkerContext, operation: dict[str, Any], **overrides: Any) -> Command:
+    return accept(
+        context,
+        "operation.confirm",
+        confirm_payload(operation),
+        user=overrides.pop("user", "SUP_ASSY1010"),
+        role=overrides.pop("role", "Supervisor"),
+        target=("ProductionOrder", operation["ManufacturingOrder"]),
+        attributes=overrides.pop("attributes", supervisor_attributes(operation)),
+    )
+
+
 def supervisor_attributes(operation: dict[str, Any]) -> dict[str, list[str]]:
     return {"Plant": [operation["ProductionPlant"]], "WorkCenter": [operation["WorkCenter"]]}
 

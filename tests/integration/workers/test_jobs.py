@@ -6,13 +6,15 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import structlog
+
 from odata_clients.models import ConfirmationRequest, Quantity
 from store import Status
 from tests.conftest import MockSap
 from tests.integration.workers.conftest import (
     accept,
     clear_faults,
-    confirm_payload,
+    confirm_command,
     confirmations_with,
     created_order,
     decide_in_sap,
@@ -21,23 +23,10 @@ from tests.integration.workers.conftest import (
     order,
     positive_decision,
     released_operation,
-    supervisor_attributes,
     writes_applied,
 )
 from workers.bootstrap import WorkerContext
 from workers.jobs import apply_command, run
-
-
-def confirm_command(context: WorkerContext, operation: dict[str, Any], **overrides: Any) -> Any:
-    return accept(
-        context,
-        "operation.confirm",
-        confirm_payload(operation),
-        user=overrides.pop("user", "SUP_ASSY1010"),
-        role=overrides.pop("role", "Supervisor"),
-        target=("ProductionOrder", operation["ManufacturingOrder"]),
-        attributes=overrides.pop("attributes", supervisor_attributes(operation)),
-    )
 
 
 def test_confirmation_is_posted_once_and_audited(context: WorkerContext, trusting_sap: MockSap) -> None:
@@ -45,6 +34,8 @@ def test_confirmation_is_posted_once_and_audited(context: WorkerContext, trustin
     command = confirm_command(context, operation)
 
     apply_command(command.id)  # the RQ entry point, on the installed per-process context
+    # The worker's own log lines after the job (dequeue, idle) carry none of this job's context.
+    assert structlog.contextvars.get_contextvars() == {}
 
     done = context.store.get(command.id)
     assert done is not None and done.status == Status.SUCCEEDED and done.attempts == 1

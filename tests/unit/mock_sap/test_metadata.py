@@ -26,7 +26,7 @@ EDMX_SPECS = {
     "API_PRODUCTION_ORDER_2_SRV": "API_PRODUCTION_ORDER_2_SRV.edmx",
 }
 # Served on purpose although the TCM sibling lacks them: documented TASKPROCESSING facts (SAP help).
-TCM_ALLOWED_EXTRAS = {"Decision", "DecisionOption.fields"}
+TCM_ALLOWED_EXTRAS = {"Decision", "DecisionOption.fields", "Task.IsEscalated"}
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m.name)
@@ -101,6 +101,8 @@ def test_served_edmx_subset_exists_in_the_real_spec(model: ServiceModel) -> None
             f"navigation {entity_type.name}.{n.name}" for n in entity_type.navigations if n.name not in spec_navs
         ]
         for prop in entity_type.properties:
+            if model is TASKPROCESSING and f"{entity_type.name}.{prop.name}" in TCM_ALLOWED_EXTRAS:
+                continue
             if spec.get(prop.name) != _facets(prop):
                 problems.append(f"{entity_type.name}.{prop.name}: {_facets(prop)} != {spec.get(prop.name)}")
     for complex_type in model.complex_types:

@@ -58,6 +58,7 @@ def test_vcap_services_bindings_fill_redis_and_database() -> None:
             "SAP_USER": "TECH",
             "SAP_PASSWORD": "secret",
             "SAP_USER_ASSERTION_KEY_FILE": "/etc/keys/assertion.json",
+            "PAGING_SECRET": "p" * 32,
         }
     )
     assert settings.redis_url == "redis://:pw@r.internal:1234/0"
@@ -203,3 +204,27 @@ def test_boolean_settings(raw: str, expected: bool) -> None:
 def test_boolean_settings_refuse_nonsense() -> None:
     with pytest.raises(ConfigError, match="SAP_INBOX_USER_PROPAGATION"):
         from_env({"SAP_INBOX_USER_PROPAGATION": "maybe"})
+
+
+PRODUCTION = {
+    "APP_ENV": "production",
+    "SAP_URL": "https://s4",
+    "SAP_USER": "T",
+    "SAP_PASSWORD": "p",
+    "JWT_ISSUER": "https://idp",
+    "JWKS_URL": "https://idp/keys",
+    "SAP_USER_ASSERTION_KEY_FILE": "/etc/keys/assertion.json",
+}
+
+
+def test_production_refuses_to_start_without_a_paging_secret() -> None:
+    with pytest.raises(ConfigError, match="PAGING_SECRET"):
+        from_env(PRODUCTION)
+    assert from_env({**PRODUCTION, "PAGING_SECRET": "s" * 32}).paging_secret == "s" * 32
+
+
+def test_a_short_paging_secret_is_refused_and_never_shown() -> None:
+    with pytest.raises(ConfigError, match="PAGING_SECRET must be at least 32") as refused:
+        from_env({"PAGING_SECRET": "short-secret"})
+    assert "short-secret" not in str(refused.value)
+    assert "s" * 32 not in repr(from_env({"PAGING_SECRET": "s" * 32}))

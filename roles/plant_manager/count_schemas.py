@@ -1,0 +1,51 @@
+"""Plant manager badge counts: query arguments and the response schema."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from roles.badges import count_field, time_zone_field
+
+NOT_FINISHED = "Only orders still to be worked on count: not technically completed, closed or marked for deletion."
+
+
+class OrderCountsQueryArgsSchema(ma.Schema):
+    plant = ma.fields.List(
+        ma.fields.String(validate=ma.validate.Length(min=1, max=4)),
+        metadata={"description": "Count some of the caller's plants only (default: all of them); another plant: 403"},
+    )
+    tz = time_zone_field()
+
+
+class OrderCountsSchema(ma.Schema):
+    plants = ma.fields.List(
+        ma.fields.String(), required=True, metadata={"description": "The plants counted", "example": ["1010"]}
+    )
+    time_zone = ma.fields.String(
+        required=True, metadata={"description": "The time zone `today` was taken in (`tz`)", "example": "Europe/Berlin"}
+    )
+    today = ma.fields.Date(
+        required=True, metadata={"description": "The calendar day the counts are for", "example": "2026-11-26"}
+    )
+    release_window_end = ma.fields.Date(
+        required=True,
+        metadata={"description": "Last day of the release window: `today` + 6 days", "example": "2026-12-02"},
+    )
+    late_to_start = count_field(
+        "Not released, and the planned start date is before `today` (an order due to start today is not late). "
+        + NOT_FINISHED,
+        4,
+    )
+    late_to_finish = count_field(
+        "Not delivered, and the planned end date is before `today`, released or not (so an order can also be late "
+        "to start). " + NOT_FINISHED,
+        7,
+    )
+    due_for_release = count_field(
+        "Not released, and the planned start date is from `today` to `release_window_end` (7 days). " + NOT_FINISHED,
+        5,
+    )
+    in_progress = count_field(
+        "Released, and neither finally confirmed nor delivered (partially confirmed orders count). " + NOT_FINISHED,
+        21,
+    )
