@@ -251,7 +251,8 @@ class RoleBlueprint(Blueprint):  # type: ignore[misc]
     def _check_not_modified(self, etag: str) -> None:
         # flask-smorest raises its 304 before it sets the ETag; RFC 9110 wants the ETag on the 304 as well,
         # and a client that keeps only the last response's headers would lose it otherwise.
-        if request.method in self.METHODS_CHECKING_NOT_MODIFIED and etag in request.if_none_match:
+        # Weak comparison (RFC 9110 13.1.2): W/"x" from a cache or proxy matches our "x".
+        if request.method in self.METHODS_CHECKING_NOT_MODIFIED and request.if_none_match.contains_weak(etag):
             not_modified = NotModified()
             not_modified.data = {"headers": {"ETag": quote_etag(etag)}}  # what the one HTTP error handler reads
             raise not_modified

@@ -32,13 +32,24 @@ QUERY_ARGS: dict[str, Any] = {"location": "query", "as_kwargs": True, "error_sta
 SECRET_FILE = "paging-secret"
 
 
+class QueryInteger(ma.fields.Integer):
+    """A whole number in a query string as plain ASCII digits: no sign, spaces, "_" or other scripts' digits
+    (Python's int() takes "1_0" and "１２")."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        digits = value.removeprefix("-") if isinstance(value, str) else ""
+        if not (digits.isascii() and digits.isdigit() and len(digits) <= 9):
+            raise ma.ValidationError("must be a whole number in ASCII digits, e.g. 50")
+        return int(value)  # a negative one is refused by the field's range, with its message
+
+
 class PageArgsSchema(ma.Schema):
     """`limit`, `cursor` and `include_total`, shared by every list endpoint."""
 
     class Meta:
         unknown = ma.RAISE
 
-    limit = ma.fields.Integer(
+    limit = QueryInteger(
         load_default=DEFAULT_LIMIT,
         validate=ma.validate.Range(
             min=1, max=MAX_LIMIT, error=f"must be between 1 and {MAX_LIMIT} (the maximum); follow next_cursor for more"
@@ -50,11 +61,14 @@ class PageArgsSchema(ma.Schema):
         },
     )
     cursor = ma.fields.String(
-        validate=ma.validate.Length(max=MAX_CURSOR_LENGTH),
+        # Empty is a 400 too: a client sending its null cursor as "" would otherwise get page one forever.
+        validate=ma.validate.Length(min=1, max=MAX_CURSOR_LENGTH),
         metadata={
             "description": "Opaque and signed: `next_cursor` of the previous page, unchanged, with the same filters "
-            "and sort (limit and include_total may change). Items decided or changed meanwhile are neither "
-            "skipped nor repeated. Any other value is a 400"
+            "and sort (limit and include_total may change); omit it for the first page. Items decided, released "
+            "or leaving the list meanwhile are neither skipped nor repeated; an item whose sort key itself "
+            "changes (a rescheduled order under a date sort, any change under last_changed) moves to its new "
+            "place and may show up again: de-duplicate by id. Any other value is a 400"
         },
     )
     include_total = ma.fields.Boolean(

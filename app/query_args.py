@@ -25,6 +25,8 @@ def _refuse_unknown() -> None:
     rule = request.url_rule
     if rule is None or not request.args or request.method == "OPTIONS":
         return  # no route (404/405 answer themselves); CORS preflights carry no API query
+    if not request.path.startswith("/api/"):
+        return  # probes and scrapers (/health, /metrics) often add cache-busters; they filter nothing
     method = "get" if request.method == "HEAD" else request.method.lower()
     allowed = _documented().get((rule.endpoint, method))
     if allowed is None:

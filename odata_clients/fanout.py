@@ -7,6 +7,9 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
+from odata_clients.errors import ConcurrencyLimitError
+from odata_clients.resilience import Bulkhead
+
 T = TypeVar("T")
 
 # Per unit of work (one API request): a handful of parallel reads shorten a home screen's wait, more would let
@@ -14,9 +17,10 @@ T = TypeVar("T")
 MAX_PARALLEL_CALLS = 4
 
 
-def parallel_limit(bulkhead_limit: int) -> int:
-    """How many calls one unit of work may have in flight: at most half the bulkhead, never more than 4."""
-    return max(1, min(MAX_PARALLEL_CALLS, bulkhead_limit // 2))
+def parallel_limit(bulkhead: Bulkhead) -> int:
+    """How many calls one unit of work may have in flight: at most half the bulkhead, never more than 4, and
+    no more than the slots free now (when SAP is busy, a request's calls take their turns one at a time)."""
+    return max(1, min(MAX_PARALLEL_CALLS, bulkhead.limit // 2, bulkhead.free()))
 
 
 def run_all(calls: Mapping[str, Callable[[], T]], *, limit: int = MAX_PARALLEL_CALLS) -> dict[str, T]:
@@ -35,7 +39,15 @@ def run_all(calls: Mapping[str, Callable[[], T]], *, limit: int = MAX_PARALLEL_C
             name: pool.submit(contextvars.copy_context().run, call) for name, call in calls.items()
         }
         try:
-            return {name: future.result() for name, future in futures.items()}
+            results: dict[str, T] = {}
+            for name, future in futures.items():
+                try:
+                    results[name] = future.result()
+                except ConcurrencyLimitError:
+                    # Parallel is opportunistic: a call the process's SAP slots refused takes its turn here,
+                    # waiting like any single call would, instead of failing the whole screen.
+                    results[name] = calls[name]()
+            return results
         except BaseException:
             for future in futures.values():
                 future.cancel()

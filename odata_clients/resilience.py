@@ -198,9 +198,16 @@ class Bulkhead:
         self._semaphore = threading.BoundedSemaphore(limit)
         self._lock = threading.Lock()
         self._waiting = 0
+        self._in_flight = 0
+
+    def free(self) -> int:
+        """Slots free right now (a hint: another thread may take one the next moment)."""
+        with self._lock:
+            return self.limit - self._in_flight
 
     def __enter__(self) -> Bulkhead:
         if self._semaphore.acquire(blocking=False):
+            self._entered()
             return self
         busy = f"{self.limit} calls to {self.name} already in flight"
         wait = self.queue_timeout
@@ -219,7 +226,14 @@ class Bulkhead:
                 self._waiting -= 1
         if not acquired:
             raise ConcurrencyLimitError(f"{busy}; gave up after waiting {max(wait, 0.0):.3g}s", destination=self.name)
+        self._entered()
         return self
 
+    def _entered(self) -> None:
+        with self._lock:
+            self._in_flight += 1
+
     def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._in_flight -= 1
         self._semaphore.release()

@@ -205,7 +205,7 @@ class Gateway:
 
     def _counts(self, entity_set: str, filters: Mapping[str, str | None]) -> dict[str, int]:
         """One `$count` per named filter, a few at a time (see odata_clients.fanout)."""
-        limit = parallel_limit(self.client.http.bulkhead.limit)
+        limit = parallel_limit(self.client.http.bulkhead)
         calls = {name: functools.partial(self._count, entity_set, clause) for name, clause in filters.items()}
         return run_all(calls, limit=limit)
 

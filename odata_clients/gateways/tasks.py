@@ -40,7 +40,8 @@ def task_from_sap(entity: object) -> Task:
         task_definition_id=row.text("TaskDefinitionID"),
         task_definition_name=row.text("TaskDefinitionName"),
         title=row.text("TaskTitle"),
-        priority=row.text("Priority"),
+        # SAP's scale is exactly TASK_PRIORITIES; a task created without one has SAP's default, MEDIUM.
+        priority=row.text("Priority") or "MEDIUM",
         status=row.text("Status"),
         status_text=row.text("StatusText"),
         created_on=row.datetime("CreatedOn"),
@@ -195,7 +196,7 @@ class TasksGateway(Gateway):
             name: functools.partial(self._count, TASKS, clause) for name, clause in clauses.items()
         }
         calls["escalated"] = functools.partial(self._count_if_filterable, f"{open_} and IsEscalated eq true")
-        counts = run_all(calls, limit=parallel_limit(self.client.http.bulkhead.limit))
+        counts = run_all(calls, limit=parallel_limit(self.client.http.bulkhead))
         return OpenTaskCounts(
             open=_required(counts["open"]),
             by_priority={priority: _required(counts[priority]) for priority in TASK_PRIORITIES},
@@ -219,7 +220,7 @@ TASK_PRIORITIES = ("VERY_HIGH", "HIGH", "MEDIUM", "LOW")
 @dataclass(frozen=True)
 class OpenTaskCounts:
     open: int
-    by_priority: Mapping[str, int]  # TASK_PRIORITIES only: tasks with another priority count in `open` alone
+    by_priority: Mapping[str, int]  # one count per TASK_PRIORITIES value
     overdue: int
     escalated: int | None
 

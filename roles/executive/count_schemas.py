@@ -26,9 +26,7 @@ class ApprovalCountsSchema(ma.Schema):
     by_priority = ma.fields.Nested(
         PriorityCountsSchema,
         required=True,
-        metadata={
-            "description": "Open tasks per priority; a task with a priority outside these four counts in `open` only"
-        },
+        metadata={"description": "Open tasks per priority (SAP's four priorities)"},
     )
     overdue = count_field(
         "Open tasks whose completion deadline (`due`) has passed; a task without one is never overdue", 3

@@ -7,7 +7,7 @@ import marshmallow as ma
 from app.api import enum_component
 from app.errors import ErrorSchema
 from app.paging import PageArgsSchema, page_schema, sort_field
-from odata_clients.gateways.tasks import DEFAULT_TASK_SORT, TASK_SORT_FIELDS
+from odata_clients.gateways.tasks import DEFAULT_TASK_SORT, TASK_PRIORITIES, TASK_SORT_FIELDS
 from roles.common import (
     AmountSchema,
     CleanText,
@@ -20,7 +20,7 @@ from roles.common import (
 )
 from roles.writebacks.schemas import WritebackSchema
 
-PRIORITIES = ("VERY_HIGH", "HIGH", "MEDIUM", "LOW")
+PRIORITIES = TASK_PRIORITIES
 # SAP's inbox task statuses (TASKPROCESSING's STATUS filter options); the queue lists the first three (open).
 TASK_STATUSES = ("READY", "RESERVED", "IN_PROGRESS", "EXECUTED", "COMPLETED", "FOR_RESUBMISSION", "CANCELLED")
 # A decision option's nature in SAP; empty for a neutral one (neither approves nor rejects).

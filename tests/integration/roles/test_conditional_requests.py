@@ -143,3 +143,27 @@ def test_another_users_writeback_stays_invisible_with_an_etag_too(
         f"/api/v1/writebacks/{command['id']}", headers={**stranger, "If-None-Match": first.headers["ETag"]}
     )
     assert response.status_code == 404, "a matching ETag must not reveal that someone else's writeback exists"
+
+
+def test_if_none_match_compares_weakly(api: FlaskClient, token: Token) -> None:
+    pat = bearer(token("PlantManager", user="pat", Plant=["1010"]))
+    first = api.get("/api/v1/me", headers=pat)
+    weak = api.get("/api/v1/me", headers={**pat, "If-None-Match": f"W/{first.headers['ETag']}"})
+    assert weak.status_code == 304  # a cache or proxy may hand our ETag back weakened
+
+
+def test_an_empty_cursor_is_refused_not_taken_for_the_first_page(api: FlaskClient, token: Token) -> None:
+    pm = bearer(token("PlantManager", user="pat", Plant=["1010"]))
+    response = api.get("/api/v1/production-orders?cursor=", headers=pm)
+    assert response.status_code == 400 and "cursor" in response.json["errors"]["query"]
+
+
+def test_probes_may_add_cache_busters(api: FlaskClient) -> None:
+    assert api.get("/health/live?_=1732900000").status_code == 200
+
+
+@pytest.mark.parametrize("limit", ["1_0", "\uff12", " 2", "+2", "2.0", "1e2"])
+def test_limit_is_plain_ascii_digits(api: FlaskClient, token: Token, limit: str) -> None:
+    pm = bearer(token("PlantManager", user="pat", Plant=["1010"]))
+    response = api.get("/api/v1/production-orders", query_string={"limit": limit}, headers=pm)
+    assert response.status_code == 400 and "limit" in response.json["errors"]["query"]

@@ -14,11 +14,11 @@ import pytest
 
 from odata_clients.clients import TASKPROCESSING, ODataClient
 from odata_clients.destinations import build_destination
-from odata_clients.errors import SapAuthError, SapProtocolError
+from odata_clients.errors import ConcurrencyLimitError, SapAuthError, SapProtocolError
 from odata_clients.fanout import parallel_limit, run_all
 from odata_clients.gateways.tasks import TASK_PRIORITIES, TasksGateway
 from odata_clients.http import SapHttp
-from odata_clients.resilience import current_deadline, deadline
+from odata_clients.resilience import Bulkhead, current_deadline, deadline
 
 # -- run_all ---------------------------------------------------------------------------------------------
 
@@ -88,7 +88,30 @@ def test_limit_one_runs_in_the_callers_thread() -> None:
 
 @pytest.mark.parametrize(("bulkhead", "expected"), [(1, 1), (2, 1), (3, 1), (4, 2), (8, 4), (64, 4)])
 def test_one_request_takes_at_most_half_the_bulkhead(bulkhead: int, expected: int) -> None:
-    assert parallel_limit(bulkhead) == expected
+    assert parallel_limit(Bulkhead("s4", bulkhead, queue_timeout=1)) == expected
+
+
+def test_when_sap_slots_are_busy_a_requests_calls_take_their_turns() -> None:
+    bulkhead = Bulkhead("s4", 8, queue_timeout=1)
+    taken = [bulkhead.__enter__() for _ in range(7)]
+    assert parallel_limit(bulkhead) == 1  # one slot free: no fan-out, one call at a time
+    for slot in taken:
+        slot.__exit__()
+    assert parallel_limit(bulkhead) == 4
+
+
+def test_a_call_the_bulkhead_refuses_in_parallel_is_run_again_in_the_callers_thread() -> None:
+    caller = threading.get_ident()
+    attempts: list[int] = []
+
+    def refused_in_a_helper_thread() -> str:
+        attempts.append(threading.get_ident())
+        if threading.get_ident() != caller:
+            raise ConcurrencyLimitError("busy", destination="s4")
+        return "done"
+
+    assert run_all({"a": refused_in_a_helper_thread, "b": lambda: "ok"}, limit=2) == {"a": "done", "b": "ok"}
+    assert attempts[-1] == caller and len(attempts) == 2
 
 
 # -- $count against a scripted SAP -----------------------------------------------------------------------
