@@ -6,7 +6,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import secrets
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ import marshmallow as ma
 from flask import current_app, g, request
 from flask_smorest import abort
 
+from runtime.secret_files import read_or_create
 from runtime.settings import ConfigError, Settings
 
 DEFAULT_LIMIT = 50
@@ -208,25 +208,11 @@ def paging_key(settings: Settings) -> bytes:
     if not secret:
         if settings.is_production:
             raise ConfigError("production needs PAGING_SECRET: one random secret shared by every instance")
-        secret = _load_or_create_secret(Path(settings.dev_idp_key_file).with_name(SECRET_FILE))
+        secret = read_or_create(
+            Path(settings.dev_idp_key_file).with_name(SECRET_FILE), lambda: secrets.token_urlsafe(48)
+        ).strip()
     # Derived, so the configured secret is never itself the MAC key of data that clients see.
     return hmac.new(secret.encode(), b"sap-extension-api paging cursor", hashlib.sha256).digest()
-
-
-def _load_or_create_secret(path: Path) -> str:
-    """Created once, atomically, so every process on this machine shares it (like the dev IdP key)."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(secrets.token_urlsafe(48))
-        temporary.chmod(0o600)
-        try:
-            os.link(temporary, path)  # fails if another process won the race: use theirs
-        except FileExistsError:
-            pass
-        finally:
-            temporary.unlink()
-    return path.read_text().strip()
 
 
 def _fingerprint(endpoint: str, user: str, filters: Mapping[str, Any]) -> str:

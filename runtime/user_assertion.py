@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
 from collections.abc import Mapping
@@ -14,6 +13,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
 
+from runtime.secret_files import read_or_create
 from runtime.settings import Settings
 
 
@@ -23,20 +23,12 @@ class UserAssertionUnavailable(RuntimeError):
 
 def load_or_create_key(path: str) -> RSAKey:
     """The signing key kept in `path`; created once, atomically, so every process shares it."""
-    key_file = Path(path)
-    if not key_file.exists():
-        key_file.parent.mkdir(parents=True, exist_ok=True)
+
+    def generate() -> str:
         key = RSAKey.generate_key(2048, parameters={"kid": f"dev-{uuid.uuid4().hex[:8]}", "use": "sig"}, private=True)
-        temporary = key_file.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(key.as_dict(private=True)))
-        temporary.chmod(0o600)
-        try:
-            os.link(temporary, key_file)  # fails if another process won the race: use theirs
-        except FileExistsError:
-            pass
-        finally:
-            temporary.unlink()
-    return RSAKey.import_key(json.loads(key_file.read_text()))
+        return json.dumps(key.as_dict(private=True))
+
+    return RSAKey.import_key(json.loads(read_or_create(Path(path), generate)))
 
 
 def load_key(path: str) -> RSAKey:
