@@ -24,6 +24,8 @@ from odata_clients.errors import (
     SapPreconditionFailed,
     SapUnavailable,
 )
+from odata_clients.gateways.keyset import InvalidPosition
+from store import InvalidCursor
 
 log = structlog.get_logger(__name__)
 
@@ -122,8 +124,20 @@ class Problem:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-DomainError = SapError | NotInScope | Forbidden | Unprocessable | StateConflict | PreconditionFailed
-DOMAIN_ERRORS = (SapError, NotInScope, Forbidden, Unprocessable, StateConflict, PreconditionFailed)
+# A cursor we did not issue: forged, or one whose position SAP's or the store's keys cannot take.
+INVALID_CURSOR = "invalid cursor: pass next_cursor from the previous page unchanged"
+CursorError = InvalidPosition | InvalidCursor
+DomainError = SapError | NotInScope | Forbidden | Unprocessable | StateConflict | PreconditionFailed | CursorError
+DOMAIN_ERRORS = (
+    SapError,
+    NotInScope,
+    Forbidden,
+    Unprocessable,
+    StateConflict,
+    PreconditionFailed,
+    InvalidPosition,
+    InvalidCursor,
+)
 
 
 def describe(error: DomainError) -> Problem:
@@ -139,6 +153,8 @@ def describe(error: DomainError) -> Problem:
         return Problem(409, str(error))
     if isinstance(error, PreconditionFailed):
         return Problem(412, str(error))
+    if isinstance(error, InvalidPosition | InvalidCursor):
+        return Problem(400, INVALID_CURSOR)
     if isinstance(error, SapUnavailable | SapLocked):
         default = BUSY_RETRY_AFTER_SECONDS if isinstance(error, ConcurrencyLimitError) else DEFAULT_RETRY_AFTER_SECONDS
         retry_after = getattr(error, "retry_after", None) or default

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -16,8 +16,10 @@ import marshmallow as ma
 from flask import current_app, g, request
 from flask_smorest import abort
 
+from app.errors import INVALID_CURSOR
 from runtime.secret_files import read_or_create
 from runtime.settings import ConfigError, Settings
+from store import Page
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -140,6 +142,14 @@ class PageRequest:
         """The signed cursor of the page after `position` (the last item's sort key); None on the last page."""
         return None if position is None else seal(self.key, self.query, position)
 
+    def store_page(self, page: Page[Any], count: Callable[[], int]) -> dict[str, Any]:
+        """The `{items, next_cursor, total}` envelope of a store list; `count` runs only when the total was asked."""
+        return {
+            "items": page.items,
+            "next_cursor": self.cursor_after(page.next_cursor),
+            "total": count() if self.include_total else None,
+        }
+
     @property
     def store_cursor(self) -> str | None:
         """The store's own keyset cursor, carried inside ours (lists of the store: writebacks, the audit trail)."""
@@ -150,7 +160,7 @@ class PageRequest:
 
 def invalid_cursor() -> NoReturn:
     """The one answer to a cursor we did not issue (every paged list uses it)."""
-    abort(400, message="invalid cursor: pass next_cursor from the previous page unchanged")
+    abort(400, message=INVALID_CURSOR)
     raise AssertionError("abort raises")  # for type checkers: flask-smorest's abort is not NoReturn
 
 

@@ -49,6 +49,17 @@ def today_in(time_zone: str, now: dt.datetime | None = None) -> dt.date:
     return moment.astimezone(zoneinfo.ZoneInfo(time_zone)).date()
 
 
+class DayCountsSchema(ma.Schema):
+    """What every count that depends on "today" says about the day it was taken for."""
+
+    time_zone = ma.fields.String(
+        required=True, metadata={"description": "The time zone `today` was taken in (`tz`)", "example": "Europe/Berlin"}
+    )
+    today = ma.fields.Date(
+        required=True, metadata={"description": "The calendar day the counts are for", "example": "2026-11-26"}
+    )
+
+
 def count_field(description: str, example: int, *, allow_none: bool = False) -> ma.fields.Integer:
     """A badge number as SAP counted it (`$count`)."""
     return ma.fields.Integer(

@@ -11,11 +11,11 @@ from flask_smorest import abort
 from access.policy import Role
 from app.auth import RoleBlueprint, current_principal
 from app.errors import ErrorSchema
-from app.paging import QUERY_ARGS, invalid_cursor, page_request
+from app.paging import QUERY_ARGS, page_request
 from app.writebacks import accepted, find, store
 from roles.admin import schemas
 from roles.writebacks.schemas import WritebackSchema
-from store import InvalidCursor, InvalidTransition, Status
+from store import InvalidTransition, Status
 from workers.enqueue import enqueue_command
 
 blp = RoleBlueprint(
@@ -33,14 +33,10 @@ class DeadLetters(MethodView):
     def get(self, **args: Any) -> dict[str, Any]:
         """Dead letters (out of retries, SAP refused our credentials, unreadable answers), newest first"""
         paging = page_request(args)
-        try:
-            page = store().list_by_status(
-                Status.DEAD, type=args.get("type"), limit=paging.limit, cursor=paging.store_cursor
-            )
-        except InvalidCursor:
-            invalid_cursor()
-        total = store().count_by_status(Status.DEAD, type=args.get("type")) if paging.include_total else None
-        return {"items": page.items, "next_cursor": paging.cursor_after(page.next_cursor), "total": total}
+        page = store().list_by_status(
+            Status.DEAD, type=args.get("type"), limit=paging.limit, cursor=paging.store_cursor
+        )
+        return paging.store_page(page, lambda: store().count_by_status(Status.DEAD, type=args.get("type")))
 
 
 @blp.route("/dead-letters/<string:writeback_id>/retry")
@@ -96,9 +92,5 @@ class Audit(MethodView):
         """The audit trail, newest first; filter by user, object and time"""
         paging = page_request(args)
         filters = {name: args.get(name) for name in ("user", "object", "since", "until")}
-        try:
-            page = store().list_audit(**filters, limit=paging.limit, cursor=paging.store_cursor)
-        except InvalidCursor:
-            invalid_cursor()
-        total = store().count_audit(**filters) if paging.include_total else None
-        return {"items": page.items, "next_cursor": paging.cursor_after(page.next_cursor), "total": total}
+        page = store().list_audit(**filters, limit=paging.limit, cursor=paging.store_cursor)
+        return paging.store_page(page, lambda: store().count_audit(**filters))

@@ -10,9 +10,8 @@ from flask.views import MethodView
 from access.policy import Role
 from app.auth import RoleBlueprint, current_principal
 from app.errors import DOMAIN_ERRORS, ErrorSchema, describe, error_body
-from app.paging import QUERY_ARGS, invalid_cursor, page_request
+from app.paging import QUERY_ARGS, page_request
 from app.writebacks import accepted, idempotency_key, replay, submit
-from odata_clients.gateways.keyset import InvalidPosition
 from roles.common import IDEMPOTENCY_KEY_PARAMETER, page_result
 from roles.executive import commands, count_schemas, counts, schemas, service
 from roles.writebacks.schemas import WritebackSchema
@@ -35,19 +34,16 @@ class Approvals(MethodView):
     def get(self, **args: Any) -> dict[str, Any]:
         """The caller's open approval tasks, newest first unless `sort` says otherwise"""
         paging = page_request(args)
-        try:
-            page = service.list_approvals(
-                current_app.extensions["sap"],
-                current_principal(),
-                task_types=args.get("task_type", ()),
-                priorities=args.get("priority", ()),
-                sort=args["sort"],
-                limit=paging.limit,
-                after=paging.after,
-                count=paging.include_total,
-            )
-        except InvalidPosition:
-            invalid_cursor()
+        page = service.list_approvals(
+            current_app.extensions["sap"],
+            current_principal(),
+            task_types=args.get("task_type", ()),
+            priorities=args.get("priority", ()),
+            sort=args["sort"],
+            limit=paging.limit,
+            after=paging.after,
+            count=paging.include_total,
+        )
         return page_result(page, paging)
 
 

@@ -12,9 +12,8 @@ from flask_smorest import abort
 from access.policy import Role
 from app.auth import RoleBlueprint, current_principal
 from app.errors import ErrorSchema
-from app.paging import QUERY_ARGS, invalid_cursor, page_request
+from app.paging import QUERY_ARGS, page_request
 from app.writebacks import accepted, idempotency_key, replay, submit
-from odata_clients.gateways.keyset import InvalidPosition
 from odata_clients.models import ProductionOrder
 from roles.common import IDEMPOTENCY_KEY_PARAMETER, IF_MATCH_PARAMETER, page_result
 from roles.plant_manager import commands, count_schemas, counts, schemas, service
@@ -44,23 +43,20 @@ class ProductionOrders(MethodView):
     def get(self, **args: Any) -> dict[str, Any]:
         """Production orders of the caller's plants; filter by status, material, dates, change time; sort"""
         paging = page_request(args)
-        try:
-            page = service.list_orders(
-                current_app.extensions["sap"],
-                current_principal(),
-                plants=args.get("plant", ()),
-                status=args.get("status"),
-                material=args.get("material"),
-                start_from=args.get("start_from"),
-                start_to=args.get("start_to"),
-                changed_since=args.get("changed_since"),
-                sort=args["sort"],
-                limit=paging.limit,
-                after=paging.after,
-                count=paging.include_total,
-            )
-        except InvalidPosition:
-            invalid_cursor()
+        page = service.list_orders(
+            current_app.extensions["sap"],
+            current_principal(),
+            plants=args.get("plant", ()),
+            status=args.get("status"),
+            material=args.get("material"),
+            start_from=args.get("start_from"),
+            start_to=args.get("start_to"),
+            changed_since=args.get("changed_since"),
+            sort=args["sort"],
+            limit=paging.limit,
+            after=paging.after,
+            count=paging.include_total,
+        )
         return page_result(page, paging)
 
 

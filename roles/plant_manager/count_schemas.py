@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from roles.badges import count_field, time_zone_field
+from roles.badges import DayCountsSchema, count_field, time_zone_field
 
 NOT_FINISHED = "Only orders still to be worked on count: not technically completed, closed or marked for deletion."
 
@@ -17,15 +17,9 @@ class OrderCountsQueryArgsSchema(ma.Schema):
     tz = time_zone_field()
 
 
-class OrderCountsSchema(ma.Schema):
+class OrderCountsSchema(DayCountsSchema):
     plants = ma.fields.List(
         ma.fields.String(), required=True, metadata={"description": "The plants counted", "example": ["1010"]}
-    )
-    time_zone = ma.fields.String(
-        required=True, metadata={"description": "The time zone `today` was taken in (`tz`)", "example": "Europe/Berlin"}
-    )
-    today = ma.fields.Date(
-        required=True, metadata={"description": "The calendar day the counts are for", "example": "2026-11-26"}
     )
     release_window_end = ma.fields.Date(
         required=True,

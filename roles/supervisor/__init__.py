@@ -10,9 +10,8 @@ from flask.views import MethodView
 from access.policy import Role
 from app.auth import RoleBlueprint, current_principal
 from app.errors import ErrorSchema
-from app.paging import QUERY_ARGS, invalid_cursor, page_request
+from app.paging import QUERY_ARGS, page_request
 from app.writebacks import accepted, idempotency_key, replay, submit
-from odata_clients.gateways.keyset import InvalidPosition
 from roles.common import IDEMPOTENCY_KEY_PARAMETER, page_result
 from roles.supervisor import commands, count_schemas, counts, schemas, service
 from roles.writebacks.schemas import WritebackSchema
@@ -36,20 +35,17 @@ class WorkOrders(MethodView):
     def get(self, **args: Any) -> dict[str, Any]:
         """Released operations at the caller's work centres, earliest first, with quantities done and to go"""
         paging = page_request(args)
-        try:
-            page = service.list_work_orders(
-                current_app.extensions["sap"],
-                current_principal(),
-                work_centers=args.get("work_center", ()),
-                order_id=args.get("order_id"),
-                include_confirmed=args["include_confirmed"],
-                sort=args["sort"],
-                limit=paging.limit,
-                after=paging.after,
-                count=paging.include_total,
-            )
-        except InvalidPosition:
-            invalid_cursor()
+        page = service.list_work_orders(
+            current_app.extensions["sap"],
+            current_principal(),
+            work_centers=args.get("work_center", ()),
+            order_id=args.get("order_id"),
+            include_confirmed=args["include_confirmed"],
+            sort=args["sort"],
+            limit=paging.limit,
+            after=paging.after,
+            count=paging.include_total,
+        )
         return page_result(page, paging)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from roles.badges import count_field, time_zone_field
+from roles.badges import DayCountsSchema, count_field, time_zone_field
 
 OPEN = "released and not finally confirmed, at the counted work centres (what the work-order list shows)"
 
@@ -17,15 +17,9 @@ class WorkOrderCountsQueryArgsSchema(ma.Schema):
     tz = time_zone_field()
 
 
-class WorkOrderCountsSchema(ma.Schema):
+class WorkOrderCountsSchema(DayCountsSchema):
     work_centers = ma.fields.List(
         ma.fields.String(), required=True, metadata={"description": "The work centres counted", "example": ["ASSY1010"]}
-    )
-    time_zone = ma.fields.String(
-        required=True, metadata={"description": "The time zone `today` was taken in (`tz`)", "example": "Europe/Berlin"}
-    )
-    today = ma.fields.Date(
-        required=True, metadata={"description": "The calendar day the counts are for", "example": "2026-11-26"}
     )
     open = count_field(f"Operations {OPEN}", 12)
     to_confirm_today = count_field(

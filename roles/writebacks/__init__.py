@@ -12,10 +12,10 @@ from flask.views import MethodView
 from access.policy import NotInScope, Role
 from app.auth import RoleBlueprint, current_principal
 from app.errors import ErrorSchema
-from app.paging import QUERY_ARGS, invalid_cursor, page_request
+from app.paging import QUERY_ARGS, page_request
 from app.writebacks import find, store
 from roles.writebacks import schemas
-from store import Command, InvalidCursor, Status
+from store import Command, Status
 
 # How soon polling a writeback that is not final is worth it: a worker usually takes it within a second;
 # a scheduled retry or in-doubt check is not looked at again before its time, and never more than a minute.
@@ -54,12 +54,8 @@ class Writebacks(MethodView):
         """The caller's own writeback commands, newest first"""
         paging = page_request(args)
         user, status = current_principal().user_name, args.get("status")
-        try:
-            page = store().list_for_user(user, status=status, limit=paging.limit, cursor=paging.store_cursor)
-        except InvalidCursor:
-            invalid_cursor()
-        total = store().count_for_user(user, status=status) if paging.include_total else None
-        return {"items": page.items, "next_cursor": paging.cursor_after(page.next_cursor), "total": total}
+        page = store().list_for_user(user, status=status, limit=paging.limit, cursor=paging.store_cursor)
+        return paging.store_page(page, lambda: store().count_for_user(user, status=status))
 
 
 @blp.route("/<string:writeback_id>")
