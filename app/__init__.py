@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import redis
@@ -38,6 +39,8 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
     app.config.update(openapi_config())
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    # Test-suite switch (tests/conftest.py sets it): every response is dumped by marshmallow too and compared.
+    app.config["VERIFY_RESPONSE_DUMP"] = os.environ.get("VERIFY_RESPONSE_DUMP") == "1"
     app.extensions["settings"] = settings
     app.extensions["redis"] = redis.Redis.from_url(
         settings.redis_url, socket_timeout=settings.health_timeout, socket_connect_timeout=settings.health_timeout

@@ -70,6 +70,7 @@ class ODataClient:
         self._metadata = metadata
         self._lock = threading.Lock()
         self._schema: Any = None
+        self._builder: Service | None = None
         self._config = _config(spec.name)
 
     @property
@@ -84,6 +85,17 @@ class ODataClient:
         """A pyodata Service whose every call goes through SapHttp as `principal` (or the technical user)."""
         connection = self.http.connection(self.spec.path, principal)
         return Service(self.url, self._ensure_schema(principal), connection, config=self._config)
+
+    def builder(self, principal: Principal | None = None) -> Service:
+        """A pyodata Service that only builds requests (typed keys, $filter, $select, paths): reads are sent
+        by the gateways through SapHttp and read as SAP's JSON, without pyodata's per-row entity proxies.
+
+        Built once per process (a Service makes a proxy per entity set); its connection refuses to send, so a
+        request executed by mistake fails loudly instead of going out without the caller's identity.
+        """
+        if self._builder is None:
+            self._builder = Service(self.url, self._ensure_schema(principal), _BuildOnly(), config=self._config)
+        return self._builder
 
     def load(self, principal: Principal | None = None) -> None:
         """Parse the metadata now (start-up), from the local file if one was given, else from SAP."""
@@ -116,6 +128,13 @@ class ODataClient:
                     source="file" if self._metadata else "sap",
                 )
             return self._schema
+
+
+class _BuildOnly:
+    """The connection of a request builder: nothing is ever sent through it."""
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a request built by ODataClient.builder() is sent through SapHttp, not executed")
 
 
 def metadata_from_dir(directory: str | Path | None, spec: ServiceSpec) -> bytes | None:

@@ -8,6 +8,7 @@ so gateways convert the same way whichever path a value took. Floats are refused
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import uuid
 from collections.abc import Iterable
@@ -74,6 +75,10 @@ def decimal_literal(value: Decimal | int | str) -> str:
 
 def flag_from_sap(value: str | bool | None) -> bool:
     """ABAP flags: 'X' is true, '' (or space, or null) is false. Real Edm.Boolean passes through."""
+    if value == "X":  # the common cases first: a list reads a dozen flags per row
+        return True
+    if value == "" or value is None:
+        return False
     if isinstance(value, bool):
         return value
     if value is None:
@@ -127,7 +132,18 @@ def date_from_sap(value: str | dt.datetime | None) -> str | None:
     """Edm.DateTime with display-format Date (midnight UTC) to an ISO 8601 date, "2024-01-31"."""
     if value is None or value == "":
         return None
+    if isinstance(value, str):
+        return _date_from_json(value)
     return _to_datetime(value).astimezone(UTC).date().isoformat()
+
+
+# A list of orders repeats the same few dates, times and timestamps: each distinct wire value is parsed once.
+_parsed_once = functools.lru_cache(maxsize=4096)
+
+
+@_parsed_once
+def _date_from_json(value: str) -> str:
+    return parse_json_datetime(value).astimezone(UTC).date().isoformat()
 
 
 def date_to_sap(value: str | dt.date) -> dt.datetime:
@@ -146,7 +162,18 @@ def datetime_from_sap(value: str | dt.datetime | None) -> str | None:
     """Edm.DateTime / DateTimeOffset to ISO 8601 in UTC with a Z, "2024-01-31T14:05:00Z"."""
     if value is None or value == "":
         return None
-    moment = _to_datetime(value).astimezone(UTC)
+    if isinstance(value, str):
+        return _datetime_from_json(value)
+    return _iso_utc(_to_datetime(value))
+
+
+@_parsed_once
+def _datetime_from_json(value: str) -> str:
+    return _iso_utc(parse_json_datetime(value))
+
+
+def _iso_utc(value: dt.datetime) -> str:
+    moment = value.astimezone(UTC)
     return moment.isoformat(timespec="milliseconds" if moment.microsecond else "seconds").replace("+00:00", "Z")
 
 
@@ -165,12 +192,19 @@ def time_from_sap(value: str | dt.time | dt.timedelta | None) -> str | None:
     if isinstance(value, dt.time):
         return value.isoformat()
     if isinstance(value, dt.timedelta):
-        seconds = int(value.total_seconds())
-    else:
-        match = _EDM_TIME.match(value.strip())
-        if not match or value.strip() == "PT":
-            raise ConversionError(f"not an Edm.Time duration: {value!r}")
-        seconds = int(match["h"] or 0) * 3600 + int(match["m"] or 0) * 60 + int(match["s"] or 0)
+        return _time_of_day(int(value.total_seconds()), value)
+    return _time_from_json(value)
+
+
+@_parsed_once
+def _time_from_json(value: str) -> str:
+    match = _EDM_TIME.match(value.strip())
+    if not match or value.strip() == "PT":
+        raise ConversionError(f"not an Edm.Time duration: {value!r}")
+    return _time_of_day(int(match["h"] or 0) * 3600 + int(match["m"] or 0) * 60 + int(match["s"] or 0), value)
+
+
+def _time_of_day(seconds: int, value: object) -> str:
     if not 0 <= seconds < 86400:
         raise ConversionError(f"Edm.Time out of a day's range: {value!r}")
     return dt.time(seconds // 3600, seconds % 3600 // 60, seconds % 60).isoformat()
@@ -186,14 +220,23 @@ def timestamp_from_sap(value: str | None) -> str | None:
     """A String(14) ABAP timestamp "20240131140500" (UTC, like LastChangeDateTime) to ISO 8601 with Z."""
     if value is None or value.strip() in ("", "0" * 14):
         return None
-    text = value.strip()
+    return _timestamp_from_text(value.strip())
+
+
+@_parsed_once
+def _timestamp_from_text(text: str) -> str:
     if not _TIMESTAMP14.match(text):
         # Some services carry the timestamp as a full Edm.DateTimeOffset instead.
         if text.startswith("/Date("):
-            return datetime_from_sap(text)
-        raise ConversionError(f"not an ABAP timestamp: {value!r}")
-    moment = dt.datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
-    return moment.isoformat().replace("+00:00", "Z")
+            return _datetime_from_json(text)
+        raise ConversionError(f"not an ABAP timestamp: {text!r}")
+    parts = (text[0:4], text[4:6], text[6:8], text[8:10], text[10:12], text[12:14])
+    year, month, day, hour, minute, second = (int(part) for part in parts)
+    try:
+        dt.datetime(year, month, day, hour, minute, second)  # refuses month 13, February 30, hour 24, ...
+    except ValueError:
+        raise ConversionError(f"not an ABAP timestamp: {text!r}") from None
+    return "{}-{}-{}T{}:{}:{}Z".format(*parts)
 
 
 def timestamp_to_sap(value: str | dt.datetime) -> str:

@@ -17,6 +17,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 from flask import Flask
+
+# Every response the suite sees is dumped by the compiled plan and by marshmallow, and compared
+# (app/response_dump.py); the API servers the end-to-end tests start inherit it.
+os.environ.setdefault("VERIFY_RESPONSE_DUMP", "1")
 from flask.testing import FlaskClient
 
 from app import create_app

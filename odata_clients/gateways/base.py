@@ -6,8 +6,10 @@ import copy
 import functools
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Self
+from urllib.parse import urljoin
 
 from odata_clients import convert
 from odata_clients.clients import ODataClient, execute, values
@@ -19,6 +21,15 @@ from odata_clients.gateways.keyset import KeysetPage, Position, SortKey
 from odata_clients.models import Amount, Quantity, SapMessageInfo
 
 MAX_TOP = 500
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One answer of SAP to a GET on an entity set: the rows as SAP's JSON, `__count` and `__next`."""
+
+    rows: list[dict[str, Any]]
+    total_count: int | None = None
+    next_url: str | None = None
 
 
 class Gateway:
@@ -43,7 +54,47 @@ class Gateway:
         return self.client.service(self.principal)
 
     def _run(self, request: Any) -> Any:
+        """Execute a pyodata request that writes (create, update): pyodata sends it through SapHttp."""
         return execute(self.client, request)
+
+    def _read(self, request: Any) -> Any:
+        """Send a GET built by pyodata (see ODataClient.builder) and return SAP's JSON `d` as it came.
+
+        Rows stay plain dicts that Row reads in one pass: pyodata's entity proxies would convert every
+        value once more (and parse every date with strptime) only for Row to convert it again.
+        """
+        response = self.client.http.request(
+            "GET",
+            urljoin(self.client.url, request.get_path()),
+            service=self.client.spec.path,
+            principal=self.principal,
+            params=request.get_query_params(),
+            headers=request.get_headers(),
+        )
+        try:
+            return response.json()["d"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SapProtocolError(
+                f"{request.get_path()} answered with something that is not OData V2 JSON",
+                status=response.status_code,
+                destination=self.client.http.destination.name,
+                service=self.client.spec.path,
+            ) from exc
+
+    def _read_feed(self, request: Any) -> Feed:
+        body = self._read(request)
+        if isinstance(body, list):  # a feed without count or next link
+            return Feed(body)
+        rows = body.get("results") if isinstance(body, Mapping) else None
+        if not isinstance(rows, list):
+            raise SapProtocolError(
+                f"{request.get_path()} answered without a list of results",
+                destination=self.client.http.destination.name,
+                service=self.client.spec.path,
+            )
+        count = body.get("__count")
+        next_url = body.get("__next")
+        return Feed(rows, int(count) if count is not None else None, next_url if isinstance(next_url, str) else None)
 
     def _query(
         self,
@@ -55,11 +106,10 @@ class Gateway:
         order_by: str | None = None,
         top: int | None = None,
         count: bool = False,
-    ) -> tuple[list[Any], int | None]:
+    ) -> tuple[list[dict[str, Any]], int | None]:
         """One SAP request (at most one server page): for lookups; lists page with `_keyset_query`."""
-        result = self._run(self._request(entity_set, filter, select, expand, order_by, top, count))
-        total = result.total_count if count else None
-        return list(result), total
+        feed = self._read_feed(self._request(entity_set, filter, select, expand, order_by, top, count))
+        return feed.rows, feed.total_count if count else None
 
     def _request(
         self,
@@ -71,7 +121,7 @@ class Gateway:
         top: int | None,
         count: bool,
     ) -> Any:
-        request = getattr(self._service().entity_sets, entity_set).get_entities()
+        request = getattr(self.client.builder(self.principal).entity_sets, entity_set).get_entities()
         if filter:
             request = request.filter(filter)
         if select:
@@ -97,7 +147,7 @@ class Gateway:
         count: bool = False,
         select: Sequence[str] = (),
         expand: Sequence[str] = (),
-    ) -> KeysetPage[Any]:
+    ) -> KeysetPage[dict[str, Any]]:
         """Up to `limit` entities after `after` in the order of `sort` (which must end in a unique key).
 
         Never $skip: each SAP request continues after the last row already read, so rows that leave or join
@@ -111,7 +161,7 @@ class Gateway:
         if select:
             select = [*select, *(key.name for key in sort if key.name not in select)]
         wanted = limit + 1
-        rows: list[Any] = []
+        rows: list[dict[str, Any]] = []
         total: int | None = None
         position = after
         while len(rows) < wanted:
@@ -123,25 +173,27 @@ class Gateway:
                 clause = f"({filter}) and {following}" if filter else following
             inline = count and after is None and not rows
             asked = wanted - len(rows)
-            result = self._run(self._request(entity_set, clause, select, expand, keyset.order_by(sort), asked, inline))
-            batch = list(result)
+            feed = self._read_feed(
+                self._request(entity_set, clause, select, expand, keyset.order_by(sort), asked, inline)
+            )
+            batch = feed.rows
             if inline:
-                total = result.total_count
+                total = feed.total_count
             rows += batch
             # Fewer rows than asked without a next link is the end; with one, SAP cut its page short.
-            if not batch or (len(batch) < asked and not result.next_url):
+            if not batch or (len(batch) < asked and not feed.next_url):
                 break
-            position = keyset.position_of(values(batch[-1]), sort, types)
+            position = keyset.position_of(batch[-1], sort, types)
         if count and total is None:
             total = self._count(entity_set, filter)
         items = rows[:limit]
         more = len(rows) > limit
-        return KeysetPage(items, total, keyset.position_of(values(items[-1]), sort, types) if more else None)
+        return KeysetPage(items, total, keyset.position_of(items[-1], sort, types) if more else None)
 
     def _get(
         self, entity_set: str, key: Mapping[str, str] | str, *, select: Sequence[str] = (), expand: Sequence[str] = ()
-    ) -> Any:
-        proxy = getattr(self._service().entity_sets, entity_set)
+    ) -> dict[str, Any]:
+        proxy = getattr(self.client.builder(self.principal).entity_sets, entity_set)
         if isinstance(key, str):
             request = proxy.get_entity(convert_key(key))
         else:
@@ -150,7 +202,14 @@ class Gateway:
             request = request.select(",".join(select))
         if expand:
             request = request.expand(",".join(expand))
-        return self._run(request)
+        entity = self._read(request)
+        if not isinstance(entity, dict):
+            raise SapProtocolError(
+                f"{request.get_path()} answered without an entity",
+                destination=self.client.http.destination.name,
+                service=self.client.spec.path,
+            )
+        return entity
 
     def _function(self, name: str, params: Mapping[str, str]) -> Any:
         """Call a function import with our HTTP layer; `params` values are URI literals (`'a'`, `10M`).
@@ -159,7 +218,7 @@ class Gateway:
         parameters without escaping them, so function imports take this one path: the HTTP method
         still comes from the metadata, the `d` payload comes back raw (Row reads wire values).
         """
-        function = self._service().schema.function_import(name)
+        function = self.client.builder(self.principal).schema.function_import(name)
         response = self.client.http.request(
             str(function.http_method),
             f"{self.client.spec.path}/{name}",
@@ -231,7 +290,9 @@ class Row:
 
     def text(self, name: str) -> str:
         value = self.raw.get(name)
-        return convert.text_from_sap(value if isinstance(value, str) else None if value is None else str(value))
+        if type(value) is str:
+            return value.strip()
+        return convert.text_from_sap(None if value is None else str(value))
 
     def flag(self, name: str) -> bool:
         return convert.flag_from_sap(self.raw.get(name))
@@ -306,6 +367,6 @@ def string_param(value: str) -> str:
 
 def property_type(client: ODataClient, principal: Principal | None, entity_set: str, name: str) -> str:
     """The EDM type name of a property in the service's metadata (e.g. to choose a literal form)."""
-    schema = client.service(principal).schema
+    schema = client.builder(principal).schema
     entity_type = schema.entity_set(entity_set).entity_type
     return str(entity_type.proprty(name).typ.name)

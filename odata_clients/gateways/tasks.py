@@ -161,10 +161,10 @@ class TasksGateway(Gateway):
         One call (`TaskCollection(...)/WorkflowLogs`), so a retried decision can tell an approve from a
         reject, and ours from a co-approver's, after an answer that never came.
         """
-        task = getattr(self._service().entity_sets, TASKS).get_entity(
+        task = getattr(self.client.builder(self.principal).entity_sets, TASKS).get_entity(
             SAP__Origin=convert_key(origin), InstanceID=convert_key(task_id)
         )
-        entries = self._run(task.nav(NAV_WORKFLOW_LOGS).get_entities())
+        entries = self._read_feed(task.nav(NAV_WORKFLOW_LOGS).get_entities()).rows
         return decision_from_log(Row(entry) for entry in entries)
 
     def claim(self, task_id: str, origin: str) -> Task:

@@ -112,6 +112,16 @@ def test_order_detail_has_operations_status_and_sap_etag(api: FlaskClient, token
         assert done + to_go == Decimal(operation["planned_quantity"]["value"]) or to_go == 0
 
 
+def test_a_list_row_says_what_the_detail_says(api: FlaskClient, token: Token) -> None:
+    # Lists read only the fields they return ($select LIST_FIELDS): each of them must still be SAP's value.
+    headers = bearer(token("PlantManager", user="pm", Plant=["1010"]))
+    rows = api.get("/api/v1/production-orders?sort=-last_changed&limit=8", headers=headers).json["items"]
+    assert rows
+    for row in rows:
+        detail = api.get(f"/api/v1/production-orders/{row['order_id']}", headers=headers).json
+        assert row == {name: detail[name] for name in row}
+
+
 def test_etag_and_if_none_match(api: FlaskClient, token: Token) -> None:
     headers = bearer(token("PlantManager", user="pm", Plant=["1010"]))
     first = api.get("/api/v1/production-orders?limit=5", headers=headers)
