@@ -8,8 +8,6 @@ import json
 import logging
 import sys
 
-from werkzeug.serving import WSGIRequestHandler, make_server
-
 from mock_sap.auth import TrustedIssuer
 from mock_sap.config import DEFAULT_SEED, MockOptions
 from mock_sap.data.catalog import EXECUTIVES, NAMED_PASSWORD, TECHNICAL_PASSWORD, TECHNICAL_USER, default_users
@@ -30,7 +28,10 @@ users (HTTP Basic; change with --user NAME:PASSWORD):
 
 admin API (no authentication):
   GET /mock-admin/health, POST /mock-admin/reset, GET|POST|DELETE /mock-admin/faults,
-  GET|DELETE /mock-admin/stats
+  GET|DELETE /mock-admin/stats, GET|DELETE /mock-admin/requests (the last 200 OData requests as sent:
+  method, path, raw query string, SAP user; a reset clears them too)
+
+served by gunicorn (one process, threads, HTTP/1.1 keep-alive); SIGTERM or Ctrl-C stops it.
 """
 
 
@@ -116,38 +117,20 @@ def parse_args(argv: list[str] | None = None) -> MockOptions:
     )
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """Keep-alive capable handler that logs requests only with --verbose."""
-
-    protocol_version = "HTTP/1.1"
-    verbose = False
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        if self.verbose:
-            super().log_request(code, size)
-
-
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
     logging.basicConfig(level=logging.INFO if options.verbose else logging.WARNING, format="%(asctime)s %(message)s")
-    if not options.verbose:
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
     from mock_sap.app import create_app  # imported late: --help stays fast
+    from mock_sap.server import serve
 
     try:
-        app = create_app(options)
+        app = create_app(options)  # once, before gunicorn forks the worker that serves it
     except ValueError as exc:
         print(f"mock_sap: {exc}", file=sys.stderr)
         return 2
-    _QuietHandler.verbose = options.verbose
-    server = make_server(options.host, options.port, app, threaded=True, request_handler=_QuietHandler)
-    print(f"mock SAP listening on http://{options.host}:{server.port} ({options.orders} orders)", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    except KeyboardInterrupt:  # Ctrl-C while the data is generated
+        return 0
+    serve(app, options)  # prints "mock SAP listening on ..." once the socket listens
     return 0
 
 

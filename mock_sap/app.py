@@ -8,6 +8,7 @@ import logging
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -36,6 +37,8 @@ log = logging.getLogger("mock_sap")
 ODATA_PREFIX = "/sap/opu/odata/"
 REALM = 'Basic realm="SAP NetWeaver Application Server [{sid}/{client}]"'
 CSRF_FAILED = b"CSRF token validation failed"
+AUTHENTICATED_USER = "mock_sap.user"  # environ key: the SAP user a request logged on as (for the request log)
+REQUEST_LOG_SIZE = 200
 
 
 class MockSap:
@@ -56,6 +59,7 @@ class MockSap:
         self.csrf = CsrfGuard(options.system_id, options.sap_client)
         self.faults = FaultInjector(options.seed if options.seed_given else None)
         self.stats = Stats()
+        self.request_log = RequestLog(REQUEST_LOG_SIZE)
         for fault in options.faults:
             self.faults.add(parse_fault(fault))
         self.ready = threading.Event()
@@ -87,13 +91,25 @@ class MockSap:
     # ------------------------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
+        logged = self._log_request(request)
         try:
             response = self.dispatch(request)
         except _DropConnection:
             _drop(environ)
             response = Response(b"", status=500)
+        finally:
+            if logged is not None:
+                self.request_log.logged_on(logged, environ.get(AUTHENTICATED_USER, ""))
         self.stats.status(response.status_code)
         return response(environ, start_response)
+
+    def _log_request(self, request: Request) -> dict[str, str] | None:
+        """Record an OData request as it came over the wire (admin requests are not recorded)."""
+        if not _raw_path(request).startswith(ODATA_PREFIX):
+            return None
+        environ = request.environ
+        raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "")
+        return self.request_log.record(request.method, str(raw).split("?", 1)[0], environ.get("QUERY_STRING", ""))
 
     def dispatch(self, request: Request) -> Response:
         path = _raw_path(request)
@@ -149,6 +165,7 @@ class MockSap:
             if session is None:
                 return self._unauthorized("Logon required")
             user = session.user
+        request.environ[AUTHENTICATED_USER] = user
         method = request.method
         if method in WRITE_METHODS and not self.csrf.valid(request.headers.get("X-CSRF-Token"), session_id, user):
             self.stats.count("csrf_failures")
@@ -328,7 +345,14 @@ class MockSap:
         if route == "/mock-admin/reset" and method == "POST":
             self.store.reset()
             self.csrf.reset()
+            self.request_log.clear()
             return _json({"status": "reset"})
+        if route == "/mock-admin/requests":
+            if method == "GET":
+                return _json({"requests": self.request_log.list()})
+            if method == "DELETE":
+                self.request_log.clear()
+                return _json({"requests": []})
         if route == "/mock-admin/faults":
             if method == "GET":
                 return _json({"faults": self.faults.list()})
@@ -360,6 +384,32 @@ class MockSap:
         return _json({"error": f"no admin endpoint {method} {route}"}, 404)
 
 
+class RequestLog:
+    """The last OData requests as sent (`GET/DELETE /mock-admin/requests`): a benchmark replays a client's query."""
+
+    def __init__(self, size: int) -> None:
+        self._lock = threading.Lock()
+        self._entries: deque[dict[str, str]] = deque(maxlen=size)
+
+    def record(self, method: str, path: str, query: str) -> dict[str, str]:
+        entry = {"method": method, "path": path, "query": query, "user": ""}
+        with self._lock:
+            self._entries.append(entry)
+        return entry
+
+    def logged_on(self, entry: dict[str, str], user: str) -> None:
+        with self._lock:
+            entry["user"] = user
+
+    def list(self) -> list[dict[str, str]]:
+        with self._lock:
+            return [dict(entry) for entry in self._entries]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
 class _DropConnection(Exception):
     """Close the connection without an answer (the `drop` and `hang` faults)."""
 
@@ -369,7 +419,8 @@ def _has_lasting_effect(fault: Any) -> bool:
 
 
 def _drop(environ: dict[str, Any]) -> None:
-    sock = environ.get("werkzeug.socket")
+    # The client socket under gunicorn (`python -m mock_sap`) or werkzeug's server (kept for in-process use).
+    sock = environ.get("gunicorn.socket") or environ.get("werkzeug.socket")
     if isinstance(sock, socket.socket):
         try:
             sock.shutdown(socket.SHUT_RDWR)
