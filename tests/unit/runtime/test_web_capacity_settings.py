@@ -22,6 +22,7 @@ def test_defaults_leave_threads_that_never_wait_for_sap() -> None:
 def test_sap_slots_default_to_half_the_threads() -> None:
     assert from_env({"GUNICORN_THREADS": "16"}).sap_max_concurrency == 8
     assert from_env({"GUNICORN_THREADS": "2"}).sap_max_concurrency == 1
+    assert from_env({"GUNICORN_THREADS": "64"}).sap_max_concurrency == 8  # at most 8 unless asked for
     settings = from_env({"GUNICORN_THREADS": "12", "SAP_MAX_CONCURRENCY": "3", "SAP_REQUEST_BUDGET": "2.5"})
     assert (settings.sap_max_concurrency, settings.sap_request_budget) == (3, 2.5)
 
