@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The two commands of the README: `python3 dev.py run` and `python3 dev.py test`.
+"""The commands of the README: `python3 dev.py run`, `python3 dev.py test` and `python3 dev.py bench`.
 
 Standard library only: it runs before anything is installed. It creates `.venv` if needed,
 installs the pinned requirements when they changed, then hands over to the virtualenv.
@@ -64,13 +64,19 @@ def test() -> int:
     return _in_venv("-m", "pytest", *sys.argv[2:])
 
 
-COMMANDS = {"run": run, "test": test}
+def bench() -> int:
+    """The benchmarks, interleaved with their baselines, as one table (bench/RESULTS.md); extra arguments go to
+    `python -m bench` (e.g. --quick, --only read)."""
+    return _in_venv("-m", "bench", *sys.argv[2:])
+
+
+COMMANDS = {"run": run, "test": test, "bench": bench}
 
 if __name__ == "__main__":
     if sys.version_info < (3, 11):  # noqa: UP036 - dev.py runs on whatever python3 the user has
         sys.exit("dev.py: Python 3.11 or newer is required")
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
-        sys.exit("usage: python3 dev.py run | test [pytest arguments]")
+        sys.exit("usage: python3 dev.py run | test [pytest arguments] | bench [--quick] [--only read|write]")
     os.chdir(ROOT)
     ensure_venv()
     sys.exit(COMMANDS[sys.argv[1]]())

@@ -1,0 +1,1 @@
+"""Benchmarks, run on demand: `python3 dev.py bench` (see bench/__main__.py)."""
