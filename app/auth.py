@@ -7,7 +7,9 @@ import hashlib
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -138,17 +140,108 @@ def _has_kid(keys: KeySet, kid: str) -> bool:
     return any(key.kid == kid for key in keys.keys)
 
 
-class TokenValidator:
-    """Checks signature (RS256 only), exp/nbf/iat with leeway, the lifetime cap, iss and aud; builds the Principal."""
+@dataclass(frozen=True)
+class VerifiedToken:
+    """A token that passed every check, with what decides whether it still would."""
 
-    def __init__(self, issuer: str, xsappname: str, keys: JwksKeys | StaticKeys, leeway: int = 30) -> None:
+    principal: Principal
+    kid: str | None
+    keys: KeySet  # the key set that verified the signature
+    exp: float
+    lifetime: float  # exp - iat, for the caller's lifetime cap
+    checked_at: int  # the wall clock second of the full check
+
+
+class VerifiedTokens:
+    """Tokens that passed every check, by the SHA-256 of the token: a client's next requests skip the RS256 check.
+
+    Shared by gunicorn's threads; beyond `max_entries` the least recently used go. An entry answers only while
+    the full check would pass it too (TokenValidator._still_holds), and for `ttl_seconds` at most, so that even
+    a key set changed in place, not replaced, stops vouching for a token within minutes.
+    """
+
+    def __init__(self, max_entries: int = 10_000, ttl_seconds: float = 300.0) -> None:
+        self.max_entries = max_entries
+        self.ttl_seconds = ttl_seconds
+        self._entries: OrderedDict[bytes, tuple[float, VerifiedToken]] = OrderedDict()  # digest: (fresh until, token)
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, digest: bytes) -> VerifiedToken | None:
+        with self._lock:
+            found = self._entries.get(digest)
+            if found is None:
+                return None
+            if time.monotonic() >= found[0]:
+                del self._entries[digest]
+                return None
+            self._entries.move_to_end(digest)
+            return found[1]
+
+    def put(self, digest: bytes, verified: VerifiedToken) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._entries[digest] = (now + self.ttl_seconds, verified)
+            self._entries.move_to_end(digest)
+            # Over the bound, or the oldest is stale (tokens nobody sends any more): drop from the old end.
+            while self._entries:
+                oldest_fresh_until = next(iter(self._entries.values()))[0]
+                if len(self._entries) <= self.max_entries and oldest_fresh_until > now:
+                    break
+                self._entries.popitem(last=False)
+
+
+def token_digest(raw: str) -> bytes:
+    """The cache key of a token: never the token itself. surrogatepass: any str has one, as latin-1 headers do."""
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).digest()
+
+
+class TokenValidator:
+    """Checks signature (RS256 only), exp/nbf/iat with leeway, the lifetime cap, iss and aud; builds the Principal.
+
+    A token that passed is remembered (VerifiedTokens) so that its next requests skip the signature check;
+    every answer stays the one the full check would give.
+    """
+
+    def __init__(
+        self,
+        issuer: str,
+        xsappname: str,
+        keys: JwksKeys | StaticKeys,
+        leeway: int = 30,
+        verified: VerifiedTokens | None = None,
+    ) -> None:
         self.issuer = issuer
         self.xsappname = xsappname
         self.keys = keys
         self.leeway = leeway
+        self.verified = verified if verified is not None else VerifiedTokens()
 
     def validate(self, raw: str, *, max_lifetime: int = DEFAULT_MAX_LIFETIME) -> Principal:
         """The token's Principal; `max_lifetime` caps exp - iat (JWT_MAX_LIFETIME), so a leaked token dies soon."""
+        digest = token_digest(raw)
+        known = self.verified.get(digest)
+        if known is not None and self._still_holds(known, max_lifetime):
+            return known.principal
+        verified = self._validate_fully(raw, max_lifetime)
+        self.verified.put(digest, verified)
+        return verified.principal
+
+    def _still_holds(self, known: VerifiedToken, max_lifetime: int) -> bool:
+        """Whether the full check would pass `known` now. When not, it runs again: it says why, in its own words."""
+        now = int(time.time())
+        return (
+            known.lifetime <= max_lifetime
+            and known.exp > now - self.leeway  # joserfc's rule: an expired token gets "token has expired"
+            and known.checked_at <= now  # iat/nbf only pass more easily later, unless the clock stepped back
+            # Keys refreshed meanwhile (the issuer may have withdrawn this one): check again. Called as the full
+            # check calls it, so the refresh schedule and the 503 of keys too stale to use apply unchanged.
+            and self.keys.key_set(known.kid) is known.keys
+        )
+
+    def _validate_fully(self, raw: str, max_lifetime: int) -> VerifiedToken:
         try:
             header = jws.extract_compact(raw.encode()).protected
         except (JoseError, ValueError) as exc:
@@ -192,7 +285,7 @@ class TokenValidator:
             raise AuthError("token names no user (user_name)")
         scopes = claims.get("scope") or []
         system = claims.get("xs.system.attributes") or {}
-        return Principal(
+        principal = Principal(
             user_name=user_name,
             roles=roles_from_scopes(scopes if isinstance(scopes, list) else str(scopes).split(), self.xsappname),
             attributes=attributes_from_claim(claims.get("xs.user.attributes")),
@@ -200,6 +293,7 @@ class TokenValidator:
             email=claims.get("email") if isinstance(claims.get("email"), str) else None,
             token=raw,
         )
+        return VerifiedToken(principal, kid, keys, claims["exp"], lifetime, now)
 
     def _claim_problem(self, exc: JoseError, claims: dict[str, Any], now: int) -> str:
         # Most specific first: the claim errors derive from InvalidTokenError.

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 
 import structlog
@@ -19,34 +20,70 @@ _SECRET_TEXT = [
     (re.compile(r"(?i)(\w+://)[^/@\s:]+:[^/@\s]+@"), r"\1[redacted]@"),
 ]
 REDACTED = "[redacted]"
+# The literal core of every _SECRET_TEXT pattern, under the same case folding: text without it matches none of
+# them, so the three substitutions can be skipped. Not `"basic" in text.lower()`: (?i) also matches "baſic".
+_MAY_HOLD_SECRET_TEXT = re.compile(r"(?i:bearer|basic)|eyJ|://")
+# Exact types with nothing inside to scrub: most values of an event (ids, counts, durations, flags).
+_LEAF_TYPES = frozenset({int, float, bool, type(None)})
 
 _configured = False
 
 
+@functools.lru_cache(maxsize=4096)  # events use a few dozen keys; the bound only caps the odd dynamic key
+def _is_secret_key(key: str) -> bool:
+    return _SECRET_KEY.search(key) is not None
+
+
+def _scrub_text(text: str) -> str:
+    for pattern, replacement in _SECRET_TEXT:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 def _scrub(value: Any) -> Any:
-    """The value with secrets removed, looking inside dicts, lists and strings."""
-    if isinstance(value, str):
-        for pattern, replacement in _SECRET_TEXT:
-            value = pattern.sub(replacement, value)
+    """The value with secrets removed, looking inside dicts, lists and strings; one without any comes back as is."""
+    kind = type(value)
+    if kind is str:
+        return _scrub_text(value) if _MAY_HOLD_SECRET_TEXT.search(value) else value
+    if kind in _LEAF_TYPES:
         return value
+    if isinstance(value, str):  # a subclass (a StrEnum): substituted as ever, which makes it a plain str
+        return _scrub_text(value)
     if isinstance(value, dict):
-        return {
-            key: REDACTED if isinstance(key, str) and _SECRET_KEY.search(key) and item not in (None, "", False)
-            else _scrub(item)
-            for key, item in value.items()
-        }  # fmt: skip
+        changes = _changed_items(value)
+        if not changes and kind is dict:
+            return value
+        return {key: changes.get(key, item) for key, item in value.items()}  # subclasses become a plain dict
     if isinstance(value, list):
-        return [_scrub(item) for item in value]
+        items = [_scrub(item) for item in value]
+        return value if kind is list and _all_same(items, value) else items
     if isinstance(value, tuple) and not (value and isinstance(value[0], type)):  # leave exc_info tuples intact
-        return tuple(_scrub(item) for item in value)
+        members = tuple(_scrub(item) for item in value)
+        return value if kind is tuple and _all_same(members, value) else members
     return value
+
+
+def _changed_items(mapping: Mapping[Any, Any]) -> dict[Any, Any]:
+    """The entries of `mapping` that scrubbing changes, with their new values (empty: nothing to hide)."""
+    changes: dict[Any, Any] = {}
+    for key, item in mapping.items():
+        if isinstance(key, str) and _is_secret_key(key) and item not in (None, "", False):
+            changes[key] = REDACTED
+        else:
+            scrubbed = _scrub(item)
+            if scrubbed is not item:
+                changes[key] = scrubbed
+    return changes
+
+
+def _all_same(scrubbed: Sequence[Any], original: Sequence[Any]) -> bool:
+    return all(new is old for new, old in zip(scrubbed, original, strict=True))
 
 
 def redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Blank secret-looking keys (at any depth) and scrub credentials from text, tracebacks included."""
-    scrubbed = _scrub(dict(event_dict))
-    event_dict.clear()
-    event_dict.update(scrubbed)
+    # In place, and only what changes: the usual event has nothing to hide.
+    event_dict.update(_changed_items(event_dict))
     return event_dict
 
 
