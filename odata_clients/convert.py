@@ -38,6 +38,11 @@ def decimal_from_sap(value: str | int | Decimal | None) -> Decimal | None:
     _no_float(value)
     if value is None or value == "":
         return None
+    return _decimal_from_text(value if isinstance(value, str) else str(value))
+
+
+@functools.lru_cache(maxsize=4096)  # quantities repeat across rows; a Decimal is immutable, so one can be shared
+def _decimal_from_text(value: str) -> Decimal:
     try:
         result = Decimal(value)
     except InvalidOperation:
