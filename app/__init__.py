@@ -12,6 +12,7 @@ from app.api import ExtensionApi, openapi_config
 from app.auth import SECURITY_SCHEME, JwksKeys, StaticKeys, TokenValidator
 from app.deadline import init_request_deadline
 from app.errors import register_error_handlers
+from app.json_provider import FastJSONProvider
 from app.metrics import init_metrics
 from app.paging import paging_key
 from app.query_args import init_query_args
@@ -38,7 +39,7 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
     app = Flask(__name__)
     app.config.update(openapi_config())
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json = FastJSONProvider(app)
     # Test-suite switch (tests/conftest.py sets it): every response is dumped by marshmallow too and compared.
     app.config["VERIFY_RESPONSE_DUMP"] = os.environ.get("VERIFY_RESPONSE_DUMP") == "1"
     app.extensions["settings"] = settings

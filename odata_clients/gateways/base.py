@@ -11,6 +11,8 @@ from decimal import Decimal
 from typing import Any, Self
 from urllib.parse import urljoin
 
+import orjson
+
 from odata_clients import convert
 from odata_clients.clients import ODataClient, execute, values
 from odata_clients.destinations import AuthKind, Principal
@@ -72,8 +74,8 @@ class Gateway:
             headers=request.get_headers(),
         )
         try:
-            return response.json()["d"]
-        except (ValueError, KeyError, TypeError) as exc:
+            return orjson.loads(response.content)["d"]
+        except (ValueError, KeyError, TypeError) as exc:  # orjson.JSONDecodeError is a ValueError
             raise SapProtocolError(
                 f"{request.get_path()} answered with something that is not OData V2 JSON",
                 status=response.status_code,
