@@ -25,8 +25,8 @@ _OPTIONS = (
 class FastJSONProvider(DefaultJSONProvider):
     sort_keys = False  # responses keep the order of their schema's fields
 
-    def response(self, *args: Any, **kwargs: Any) -> Response:
+    def response(self, *args: Any, **kwargs: Any) -> Any:  # a flask Response (Flask's annotation is its base's)
         if (self.compact is None and self._app.debug) or self.compact is False:
             return super().response(*args, **kwargs)
         body = orjson.dumps(self._prepare_response_obj(args, kwargs), default=self.default, option=_OPTIONS)
-        return self._app.response_class(body, mimetype=self.mimetype)
+        return Response(body, mimetype=self.mimetype)
