@@ -27,7 +27,8 @@ PYTHON = sys.executable
 
 def _remove_default_store() -> None:
     database = Path(from_env({}).database_url.removeprefix("sqlite:///"))
-    for path in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
+    for suffix in ("", "-wal", "-shm", ".writers"):  # .writers: store.db's writer-queue lock file
+        path = database.with_name(database.name + suffix)
         path.unlink(missing_ok=True)
 
 

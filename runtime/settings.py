@@ -87,9 +87,6 @@ class Settings:
     writeback_max_attempts: int = 8
     writeback_backoff_base: float = 5.0
     writeback_backoff_max: float = 600.0
-    # A command whose order is busy (another confirmation running) polls this long before leaving the
-    # wake-up to the reconciler; no attempt is counted.
-    writeback_busy_wait: float = 5.0
     # Reconciler (runs inside every worker process): how often, and when a command counts as stranded.
     reconcile_interval: float = 5.0
     reconcile_accepted_after: float = 60.0  # accepted, due, but no job ran it (Redis lost it, enqueue failed)
@@ -303,6 +300,11 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
             "RECONCILE_RUNNING_AFTER is no longer used: a running command is reclaimed 1.5 x WORKER_HEARTBEAT_INTERVAL"
             " after its worker's last heartbeat; set WORKER_HEARTBEAT_INTERVAL instead"
         )
+    if environ.get("WRITEBACK_BUSY_WAIT"):
+        raise ConfigError(
+            "WRITEBACK_BUSY_WAIT is no longer used: a command behind another of its order no longer polls; the "
+            "attempt that ends the one in the way wakes it at once. Remove the setting"
+        )
     heartbeat_interval = _float(environ, "WORKER_HEARTBEAT_INTERVAL", defaults.worker_heartbeat_interval)
     if heartbeat_interval <= 0:
         raise ConfigError(f"WORKER_HEARTBEAT_INTERVAL must be a positive number of seconds, got {heartbeat_interval}")
@@ -359,7 +361,6 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         writeback_max_attempts=max_attempts,
         writeback_backoff_base=_float(environ, "WRITEBACK_BACKOFF_BASE", defaults.writeback_backoff_base),
         writeback_backoff_max=_float(environ, "WRITEBACK_BACKOFF_MAX", defaults.writeback_backoff_max),
-        writeback_busy_wait=_float(environ, "WRITEBACK_BUSY_WAIT", defaults.writeback_busy_wait),
         reconcile_interval=_float(environ, "RECONCILE_INTERVAL", defaults.reconcile_interval),
         reconcile_accepted_after=_float(environ, "RECONCILE_ACCEPTED_AFTER", defaults.reconcile_accepted_after),
         worker_heartbeat_interval=heartbeat_interval,

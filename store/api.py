@@ -8,13 +8,13 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Select, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Engine, Select, and_, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store import audit
 from store.canonical import canonical_json, decode_cursor, encode_cursor, iso_utc, sha256_hex
-from store.db import WRITE_OPTION, make_engine
+from store.db import WRITE_OPTION, make_engine, writer_turn
 from store.models import AuditRow, ChainHeadRow, CommandRow
 from store.records import (
     ENDINGS,
@@ -89,6 +89,22 @@ def _to_command(row: CommandRow) -> Command:
         runner=row.runner,
         heartbeat_at=row.heartbeat_at,
         in_doubt_since=row.in_doubt_since,
+    )
+
+
+def _ready(now: datetime) -> ColumnElement[bool]:
+    """`accepted` and due: never tried, reclaimed, or its retry's back-off is over."""
+    return and_(
+        CommandRow.status == Status.ACCEPTED.value,
+        or_(CommandRow.next_attempt_at.is_(None), CommandRow.next_attempt_at <= now),
+    )
+
+
+def _older_than(row: CommandRow) -> ColumnElement[bool]:
+    """Accepted before `row` (the id breaks a tie of timestamps, so two commands are never both older)."""
+    return or_(
+        CommandRow.created_at < row.created_at,
+        and_(CommandRow.created_at == row.created_at, CommandRow.id < row.id),
     )
 
 
@@ -198,8 +214,14 @@ class Store:
         return now.astimezone(UTC)
 
     @contextmanager
+    def _write_session(self) -> Iterator[Session]:
+        """A write transaction, in its turn among the database's writers (see `store.db.WriterQueue`)."""
+        with writer_turn(self.engine), Session(self._write_engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    @contextmanager
     def _write(self) -> Iterator[_Tx]:
-        with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
+        with self._write_session() as session:
             yield _Tx(session, audit.lock_head(session), self._now())
 
     @contextmanager
@@ -320,28 +342,33 @@ class Store:
 
     # -- the worker --------------------------------------------------------------------------------
 
-    def start_attempt(self, command_id: str, *, actor: str = "worker") -> Command | None:
+    def start_attempt(self, command_id: str, *, actor: str = "worker", in_order: bool = False) -> Command | None:
         """`accepted` or `in_doubt` -> `running`, attempts + 1; None when there is nothing to do.
 
-        Raises `SerialKeyBusy` while another command with the same serialisation key is running or in doubt
-        (one in doubt may still land in SAP: what comes after it must wait). `actor` is recorded as the
-        runner, whose heartbeats keep the command from being reclaimed. Raises `CommandNotFound`.
+        Commands with the same serialisation key are applied one at a time: raises `SerialKeyBusy` while another
+        one is running or in doubt (one in doubt may still land in SAP: what comes after it must wait). With
+        `in_order` (the worker's jobs) also in the order they were accepted: an `accepted` command waits while an
+        older one is ready to run (due: never tried, or its retry's time has come), so concurrent workers keep
+        the order; the attempt that ends the command in the way wakes the next (`next_in_line`). One waiting out
+        a retry's back-off does not hold the later ones back (they go ahead, as with a single worker). `actor` is
+        recorded as the runner, whose heartbeats keep the command from being reclaimed. Raises `CommandNotFound`.
         """
         with self._write() as tx:
             row = tx.command(command_id)
             if row.status not in (Status.ACCEPTED, Status.IN_DOUBT):
                 return None
-            running = tx.session.execute(
+            # The one running or in doubt holds the key whatever its age, so an older command requeued from the
+            # dead letters waits behind it (never the other way round: that would deadlock).
+            in_the_way: ColumnElement[bool] = CommandRow.status.in_(SERIALISED)
+            if in_order and row.status == Status.ACCEPTED:
+                in_the_way = or_(in_the_way, and_(_ready(tx.now), _older_than(row)))
+            blocking = tx.session.execute(
                 select(CommandRow.id)
-                .where(
-                    CommandRow.serial_key == row.serial_key,
-                    CommandRow.status.in_(SERIALISED),
-                    CommandRow.id != row.id,
-                )
+                .where(CommandRow.serial_key == row.serial_key, CommandRow.id != row.id, in_the_way)
                 .limit(1)
             ).scalar_one_or_none()
-            if running is not None:
-                raise SerialKeyBusy(row.id, row.serial_key, running)
+            if blocking is not None:
+                raise SerialKeyBusy(row.id, row.serial_key, blocking)
             row.status = Status.RUNNING.value
             row.attempts += 1
             row.updated_at = row.heartbeat_at = tx.now
@@ -350,6 +377,24 @@ class Store:
             tx.audit(row, Event.ATTEMPT_STARTED, actor, detail={"attempt": row.attempts})
             return _to_command(row)
 
+    def next_in_line(self, serial_key: str, now: datetime | None = None) -> str | None:
+        """The id of the command of this serialisation key that may start now (`in_order`), if one is ready.
+
+        None while one is running or in doubt; else the oldest `accepted` one that is due. A worker asks after
+        ending a command and wakes the one named, which `start_attempt` may have refused meanwhile.
+        """
+        now = now or self._now()
+        # Running or in doubt sorts first: then there is nobody to wake.
+        holding = case((CommandRow.status.in_(SERIALISED), 0), else_=1)
+        with self._read() as session:
+            first = session.execute(
+                select(CommandRow.id, CommandRow.status)
+                .where(CommandRow.serial_key == serial_key, or_(CommandRow.status.in_(SERIALISED), _ready(now)))
+                .order_by(holding, CommandRow.created_at, CommandRow.id)
+                .limit(1)
+            ).first()
+        return str(first.id) if first is not None and first.status == Status.ACCEPTED else None
+
     def heartbeat(self, runner: str, command_ids: Collection[str]) -> int:
         """The runner is alive and still working on these commands; how many rows it still holds.
 
@@ -357,7 +402,7 @@ class Store:
         """
         if not command_ids:
             return 0
-        with Session(self._write_engine) as session, session.begin():
+        with self._write_session() as session:
             result = session.execute(
                 update(CommandRow)
                 .where(
@@ -375,7 +420,7 @@ class Store:
         Recorded before the write, so a worker that dies mid-call leaves a command that is asked about,
         never blindly re-sent. No audit event: the attempt's outcome event records what was sent.
         """
-        with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
+        with self._write_session() as session:
             # One conditional UPDATE: the check and the mark cannot be split by a reconciler's claim.
             marked = session.execute(
                 update(CommandRow)
@@ -385,14 +430,15 @@ class Store:
                     CommandRow.runner == runner,
                 )
                 .values(in_doubt_since=self._now())
-            )
-            row = session.get(CommandRow, command_id, populate_existing=True)
+                .returning(CommandRow)
+            ).scalar_one_or_none()
+            if marked is not None:
+                return _to_command(marked)
+            row = session.get(CommandRow, command_id)
             if row is None:
                 raise CommandNotFound(command_id)
-            if not getattr(marked, "rowcount", 0):
-                # Reclaimed (this worker's heartbeats stopped reaching the store): another attempt owns it now.
-                raise InvalidTransition(_to_command(row), f"send a write as {runner}")
-            return _to_command(row)
+            # Reclaimed (this worker's heartbeats stopped reaching the store): another attempt owns it now.
+            raise InvalidTransition(_to_command(row), f"send a write as {runner}")
 
     def succeed(
         self,

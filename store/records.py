@@ -188,10 +188,10 @@ class InvalidTransition(StoreError):
 
 
 class SerialKeyBusy(StoreError):
-    """Another command with the same serialisation key is running; try this one again later."""
+    """Another command with the same serialisation key goes first (it runs, is in doubt, or is older); try later."""
 
     def __init__(self, command_id: str, serial_key: str, running_id: str) -> None:
-        super().__init__(f"command {command_id} waits: {running_id} is running for {serial_key}")
+        super().__init__(f"command {command_id} waits: {running_id} goes first for {serial_key}")
         self.command_id = command_id
         self.serial_key = serial_key
         self.running_id = running_id

@@ -5,6 +5,7 @@ from __future__ import annotations
 import redis
 import structlog
 from rq import Queue
+from rq.job import Job, JobStatus
 
 from workers import queues
 
@@ -19,10 +20,33 @@ def enqueue_command(connection: redis.Redis, command_id: str) -> bool:
     A command that could not be enqueued stays `accepted`: the reconciler enqueues it later.
     """
     try:
-        Queue(queues.WRITEBACKS, connection=connection).enqueue(
-            JOB_FUNCTION, command_id, job_id=command_id, description=f"writeback {command_id}"
-        )
+        _enqueue(connection, command_id)
     except redis.RedisError as exc:
         log.warning("enqueue_failed", command_id=command_id, error=type(exc).__name__)
         return False
     return True
+
+
+def wake_command(connection: redis.Redis, command_id: str) -> bool:
+    """Enqueue the command's job at the front of the queue, unless it waits in the queue already.
+
+    For a command whose turn has come (the one before it in its order ended): it runs next, and a burst that
+    queued it already does not get a second job. Raises `redis.RedisError`.
+    """
+    status = connection.hget(Job.key_for(command_id), "status")
+    if (status.decode() if isinstance(status, bytes) else status) == JobStatus.QUEUED.value:
+        return False
+    _enqueue(connection, command_id, at_front=True)
+    return True
+
+
+def _enqueue(connection: redis.Redis, command_id: str, at_front: bool = False) -> None:
+    # result_ttl=0: the store records the outcome, so RQ forgets a finished job at once (no result to save).
+    Queue(queues.WRITEBACKS, connection=connection).enqueue(
+        JOB_FUNCTION,
+        command_id,
+        job_id=command_id,
+        description=f"writeback {command_id}",
+        at_front=at_front,
+        result_ttl=0,
+    )

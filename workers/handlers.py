@@ -300,11 +300,14 @@ def confirm(attempt: Attempt) -> Applied:
     p, command = attempt.payload, attempt.command
     operation = attempt.sap.operations.get(p["order_id"], p["operation"])
     snapshot.check_work_center(command.attributes, operation.plant, operation.work_center)
-    # Always, not only on a retry: the ExternalSystemConfirmation is the command id, so SAP itself
-    # tells whether any earlier attempt (even one whose worker died before recording it) posted it.
-    earlier = attempt.sap.confirmations.find_by_external_id(command.id)
-    if earlier is not None:
-        return Applied(_confirmation_result(earlier), "posted by an earlier attempt", earlier=True)
+    # Only when an earlier attempt may have reached SAP: a first attempt (attempts 1, no write in doubt) has
+    # nothing to find, because every write is recorded as sent (Store.sending) before it leaves, and
+    # attempts only go back to 0 when a dead letter is requeued, whose open doubt is kept (in_doubt_since).
+    # SAP then tells by the ExternalSystemConfirmation (the command id) whether that attempt posted it.
+    if attempt.retrying:
+        earlier = attempt.sap.confirmations.find_by_external_id(command.id)
+        if earlier is not None:
+            return Applied(_confirmation_result(earlier), "posted by an earlier attempt", earlier=True)
     yield_quantity = _quantity(p["yield_quantity"])
     assert yield_quantity is not None
     scrap_quantity = _quantity(p.get("scrap_quantity"))

@@ -15,14 +15,13 @@ from runtime.settings import Settings
 from runtime.user_assertion import UserAssertionUnavailable
 from store import Command, CommandNotFound, InvalidTransition, SerialKeyBusy, Status
 from workers.bootstrap import WorkerContext, get_context
+from workers.enqueue import wake_command
 from workers.handlers import Attempt, StillInDoubt, apply
 from workers.heartbeat import beating
 from workers.retry import classify
 from workers.snapshot import Ending
 
 log = structlog.get_logger(__name__)
-
-BUSY_POLL = 0.2
 
 
 def apply_command(command_id: str) -> None:
@@ -81,30 +80,38 @@ def run(context: WorkerContext, command_id: str) -> Command | None:
                 ended = None
         if span is not None and ended is not None:
             span.set_attribute("writeback.status", ended.status.value)
-        return ended
+    if ended is not None and ended.status not in (Status.RUNNING, Status.IN_DOUBT):
+        _wake_next(context, ended)  # ended, or waiting out a back-off: the order's next command may go
+    return ended
 
 
 def _start(context: WorkerContext, command_id: str) -> Command | None:
-    """`start_attempt`, waiting a little while another command of the same order runs (no attempt counted).
+    """`start_attempt`; None when there is nothing to do, or when the command is not next in its order's line.
 
-    Still busy after `writeback_busy_wait`: the command stays `accepted` and the reconciler wakes it later.
+    A command behind another of its order stays `accepted` (no attempt counted) and this worker moves on at
+    once: the attempt that ends the one in the way wakes it (`_wake_next`), the reconciler if that is lost.
     """
-    deadline = time.monotonic() + context.settings.writeback_busy_wait
-    while True:
-        try:
-            command = context.store.start_attempt(command_id, actor=context.name)
-        except CommandNotFound:
-            log.warning("writeback_unknown_command")
-            return None
-        except SerialKeyBusy as busy:
-            if time.monotonic() >= deadline:
-                log.info("writeback_serial_key_busy", serial_key=busy.serial_key, running=busy.running_id)
-                return None
-            time.sleep(BUSY_POLL)
-            continue
-        if command is None:
-            log.info("writeback_nothing_to_do")
-        return command
+    try:
+        command = context.store.start_attempt(command_id, actor=context.name, in_order=True)
+    except CommandNotFound:
+        log.warning("writeback_unknown_command")
+        return None
+    except SerialKeyBusy as busy:
+        log.info("writeback_serial_key_busy", serial_key=busy.serial_key, waits_for=busy.running_id)
+        return None
+    if command is None:
+        log.info("writeback_nothing_to_do")
+    return command
+
+
+def _wake_next(context: WorkerContext, ended: Command) -> None:
+    """The command of the same order that may have waited for this attempt, enqueued at the front (never raises)."""
+    try:
+        following = context.store.next_in_line(ended.serial_key)
+        if following is not None:
+            wake_command(context.redis, following)
+    except Exception as exc:  # the store or Redis is away: the reconciler enqueues it later
+        log.warning("writeback_next_not_woken", serial_key=ended.serial_key, error=f"{type(exc).__name__}: {exc}")
 
 
 def _attempt(context: WorkerContext, command: Command) -> Command | None:

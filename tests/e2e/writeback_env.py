@@ -125,11 +125,14 @@ def workers(redis_url: str, trusting_sap: MockSap, tmp_path: Path, dev_idp_key_f
 
 
 @contextlib.contextmanager
-def workers_on(redis_url: str, trusting_sap: MockSap, tmp_path: Path, dev_idp_key_file: str) -> Iterator[Workers]:
-    """The `workers` fixture over any Redis server (e.g. one the test kills and restarts)."""
+def workers_on(
+    redis_url: str, trusting_sap: MockSap, tmp_path: Path, dev_idp_key_file: str, database_url: str | None = None
+) -> Iterator[Workers]:
+    """The `workers` fixture over any Redis server (e.g. one the test kills and restarts) and store (default: a
+    SQLite file)."""
     settings = Settings(
         redis_url=redis_url.rsplit("/", 1)[0] + f"/{E2E_REDIS_DB}",
-        database_url=f"sqlite:///{tmp_path / 'store.db'}",
+        database_url=database_url or f"sqlite:///{tmp_path / 'store.db'}",
         sap_url=trusting_sap.url,
         dev_idp_key_file=dev_idp_key_file,
         log_level="WARNING",
@@ -148,7 +151,6 @@ def workers_on(redis_url: str, trusting_sap: MockSap, tmp_path: Path, dev_idp_ke
         "WRITEBACK_MAX_ATTEMPTS": "20",
         "WRITEBACK_BACKOFF_BASE": "1",
         "WRITEBACK_BACKOFF_MAX": "8",
-        "WRITEBACK_BUSY_WAIT": "2",
         "RECONCILE_INTERVAL": "0.3",
         "RECONCILE_ACCEPTED_AFTER": "1",
     }

@@ -40,7 +40,6 @@ def worker_settings(redis_url: str, trusting_sap: MockSap, tmp_path: Path, dev_i
         writeback_max_attempts=3,
         writeback_backoff_base=0.05,
         writeback_backoff_max=0.2,
-        writeback_busy_wait=0.3,
         reconcile_interval=0.2,
         reconcile_accepted_after=0.0,
         worker_heartbeat_interval=40.0,  # a running command is reclaimed after 60 s without a heartbeat

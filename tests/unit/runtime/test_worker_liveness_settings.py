@@ -27,3 +27,8 @@ def test_a_heartbeat_interval_that_is_not_a_positive_number_is_refused(raw: str)
 def test_the_replaced_running_threshold_is_refused_rather_than_ignored() -> None:
     with pytest.raises(ConfigError, match="RECONCILE_RUNNING_AFTER is no longer used.*WORKER_HEARTBEAT_INTERVAL"):
         from_env({"RECONCILE_RUNNING_AFTER": "600"})
+
+
+def test_the_retired_busy_wait_is_refused_not_ignored() -> None:
+    with pytest.raises(ConfigError, match="WRITEBACK_BUSY_WAIT is no longer used"):
+        from_env({"WRITEBACK_BUSY_WAIT": "5"})
