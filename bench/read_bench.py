@@ -43,6 +43,7 @@ if str(ROOT) not in sys.path:
 import pyodata  # noqa: E402
 from pyodata.v2 import model as odata_model  # noqa: E402
 
+from bench.processes import wait_until_ok  # noqa: E402
 from bench.report import Result, percentile, table  # noqa: E402
 from devenv.redis_server import die_with_parent, free_port  # noqa: E402
 from mock_sap.data.catalog import NAMED_PASSWORD, TECHNICAL_PASSWORD, TECHNICAL_USER  # noqa: E402
@@ -153,20 +154,6 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
-def _wait_until(url: str, process: subprocess.Popen[bytes], timeout: float, log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args!r} exited with {process.returncode}; see {log}")
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer 200 within {timeout:.0f}s; see {log}")
-
-
 def _stop(process: subprocess.Popen[bytes], sig: int, timeout: float = 60) -> None:
     if process.poll() is None:
         process.send_signal(sig)
@@ -201,7 +188,7 @@ def running_stack(work: Path, name: str, orders: int | None = None) -> Iterator[
             preexec_fn=die_with_parent,
         )
         try:
-            _wait_until(f"{sap}/mock-admin/health", mock, 600, log)
+            wait_until_ok(f"{sap}/mock-admin/health", mock, f"mock SAP (log {log})", 600)
             seeded = time.monotonic() - started
             launcher = subprocess.Popen(
                 [PYTHON, "-m", "devenv.run"],
@@ -212,7 +199,7 @@ def running_stack(work: Path, name: str, orders: int | None = None) -> Iterator[
                 preexec_fn=die_with_parent,
             )
             try:
-                _wait_until(f"http://127.0.0.1:{port}/health/ready", launcher, 180, log)
+                wait_until_ok(f"http://127.0.0.1:{port}/health/ready", launcher, f"devenv.run (log {log})", 180)
                 yield Stack(name, f"http://127.0.0.1:{port}", sap, launcher, env, log, seeded)
             finally:
                 _stop(launcher, signal.SIGINT)  # devenv.run stops its children in order

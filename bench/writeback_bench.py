@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.dev_idp import mint_token  # noqa: E402
+from bench.processes import wait_until_ok  # noqa: E402
 from bench.report import Result, machine, percentile, table  # noqa: E402
 from devenv.postgres_server import SpawnedPostgres, spawn_postgres  # noqa: E402
 from devenv.redis_server import SpawnedRedis, die_with_parent, free_port, spawn_redis  # noqa: E402
@@ -59,18 +60,6 @@ class Stack:
     sap: str
     store: Store
     token: str
-
-
-def _wait_http(url: str, process: subprocess.Popen[bytes], what: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{what} exited with status {process.returncode}")
-        with contextlib.suppress(requests.RequestException):
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        time.sleep(0.3)
-    raise SystemExit(f"{what} did not answer 200 at {url}")
 
 
 @contextlib.contextmanager
@@ -117,12 +106,12 @@ def stack(database_url: str, workers: int) -> Iterator[Stack]:
         mock = start(
             "-m", "mock_sap", "--port", str(mock_port), "--trusted-issuer", DEV_ISSUER, "--trusted-jwks-url", jwks
         )
-        _wait_http(f"{env['SAP_URL']}/mock-admin/health", mock, "mock SAP")
+        wait_until_ok(f"{env['SAP_URL']}/mock-admin/health", mock, "mock SAP")
         upgrade(store.engine)
         api = start("-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", "wsgi:app")
         for _ in range(workers):
             start("-m", "workers")
-        _wait_http(f"http://127.0.0.1:{port}/health/ready", api, "the API")
+        wait_until_ok(f"http://127.0.0.1:{port}/health/ready", api, "the API")
         attributes = {"Plant": ["1010"], "WorkCenter": ["ASSY1010"]}
         token = mint_token(from_env(env), SUPERVISOR, ["Supervisor"], attributes)
         yield Stack(f"http://127.0.0.1:{port}", env["SAP_URL"], store, token)
