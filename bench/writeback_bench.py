@@ -9,6 +9,8 @@ or a fresh PostgreSQL database), the API under gunicorn (as devenv/run.py starts
   (b) baseline: the SAP calls those very commands made (read back from their audit events: method and path), replayed
       one after another on one keep-alive session, as one worker does. (a) and (b) alternate, ROUNDS times.
   (c) latency: confirmations POSTed at RATE/s for SECONDS (1 worker); from the 202 answer to `finished_at`.
+  (d) RQ floor (1 worker): BURST no-op RQ jobs through one SimpleWorker, beside the same replay. With one RQ job
+      per command (DESIGN.md), RQ's time plus the replayed SAP calls bound what any store or API could reach.
 Run: .venv/bin/python bench/writeback_bench.py [--burst 300 --rate 20 --seconds 30 --workers 1,2,4]
 """
 
@@ -60,6 +62,7 @@ class Stack:
     sap: str
     store: Store
     token: str
+    redis_url: str
 
 
 @contextlib.contextmanager
@@ -114,7 +117,7 @@ def stack(database_url: str, workers: int) -> Iterator[Stack]:
         wait_until_ok(f"http://127.0.0.1:{port}/health/ready", api, "the API")
         attributes = {"Plant": ["1010"], "WorkCenter": ["ASSY1010"]}
         token = mint_token(from_env(env), SUPERVISOR, ["Supervisor"], attributes)
-        yield Stack(f"http://127.0.0.1:{port}", env["SAP_URL"], store, token)
+        yield Stack(f"http://127.0.0.1:{port}", env["SAP_URL"], store, token, redis_server.url)
         log.unlink()
     except BaseException:
         print(f"the stack's log: {log}", file=sys.stderr)
@@ -289,6 +292,30 @@ def replay(sap: str, calls: list[tuple[str, str, Command]]) -> float:
     return time.perf_counter() - started
 
 
+def noop(index: int) -> int:
+    """The job of the RQ floor: nothing to do."""
+    return index
+
+
+def rq_floor(redis_url: str, count: int) -> float:
+    """Jobs per second RQ alone manages: `count` no-op jobs enqueued by the POSTing threads' number of threads,
+    then run by one SimpleWorker (what `python -m workers` runs) in this process. The design enqueues one RQ job
+    per command (DESIGN.md, the write path), so this bounds a writeback burst whatever the store and SAP cost."""
+    from redis import Redis
+    from rq import Queue, SimpleWorker
+
+    connection = Redis.from_url(redis_url)
+    queue = Queue("bench-rq-floor", connection=connection)  # not the writeback queue: the workers ignore it
+    with ThreadPoolExecutor(CLIENT_THREADS) as pool:
+        # As workers/enqueue.py enqueues a writeback: by path, a job id of its own, no result kept.
+        list(pool.map(lambda i: queue.enqueue("bench.writeback_bench.noop", i, result_ttl=0), range(count)))
+    started = time.perf_counter()
+    SimpleWorker([queue], connection=connection).work(burst=True, logging_level="WARNING")
+    elapsed = time.perf_counter() - started
+    connection.close()
+    return count / elapsed
+
+
 # -- scenarios -------------------------------------------------------------------------------------
 
 
@@ -306,12 +333,14 @@ def scenario(
         operations = pick_operations(running, args.orders, int(needed))
         poster = Poster(running, operations)
         wait_ended(running.store, poster.burst(len(operations)))  # warm-up: metadata, CSRF tokens, pools
-        ours, theirs = [], []
+        ours, theirs, floors = [], [], []
         for _ in range(args.rounds):
             throughput, commands = apply_burst(running, poster, args.burst)
             calls = recorded_calls(running.store, commands)
             ours.append(throughput)
             theirs.append(len(commands) / replay(running.sap, calls))
+            if latency:  # once per store, beside the same replay
+                floors.append(rq_floor(running.redis_url, args.burst))
         per_command = len(calls) / len(commands)
         best, base = max(ours), max(theirs)
         results.append(
@@ -325,8 +354,31 @@ def scenario(
                 target=">= 0.5x" if workers == 1 else "rises with workers",
             )
         )
+        if floors:
+            rq = max(floors)
+            results.append(
+                Result(
+                    f"RQ alone, {args.burst} no-op jobs, 1 SimpleWorker ({_load()})",
+                    rq,
+                    base,
+                    "jobs/s",
+                    f"{per_command:.1f} SAP calls/cmd replayed",
+                    higher_is_better=True,
+                )
+            )
+            results.append(  # one job per command: its RQ time and its SAP calls, and nothing else
+                Result(
+                    "ceiling of one RQ job per command: RQ alone + the replayed SAP calls, no store, no API",
+                    1 / (1 / rq + 1 / base),
+                    base,
+                    "cmd/s",
+                    f"{per_command:.1f} SAP calls/cmd replayed",
+                    higher_is_better=True,
+                )
+            )
         print(
-            f"{name} x{workers}: bursts {[round(x, 1) for x in ours]} replay {[round(x, 1) for x in theirs]}",
+            f"{name} x{workers}: bursts {[round(x, 1) for x in ours]} replay {[round(x, 1) for x in theirs]}"
+            f" rq floor {[round(x, 1) for x in floors]}",
             file=sys.stderr,
             flush=True,
         )
