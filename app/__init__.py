@@ -70,9 +70,10 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
 def _signing_keys(app: Flask, api: ExtensionApi, settings: Settings) -> JwksKeys | StaticKeys:
     if not settings.dev_idp_enabled:
         return JwksKeys(settings.jwks_url)
-    from app import dev_idp
+    from app import dev_idp, dev_oauth
 
     api.register_blueprint(dev_idp.blp)
+    dev_oauth.init_dev_oauth(app)
     return StaticKeys(dev_idp.init_dev_idp(app))
 
 

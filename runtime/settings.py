@@ -79,6 +79,10 @@ class Settings:
     # Lets supervisors confirm more than the quantity still to go (for every plant: SAP's own tolerances still apply).
     allow_over_confirmation: bool = False
     dev_idp_key_file: str = str(ROOT / "instance" / "dev-idp-key.json")
+    # The development identity provider (app/dev_idp.py, app/dev_oauth.py): on in development unless a real IdP
+    # is set; production refuses to start with it on. Redirect URIs it accepts beyond xs-security.json's.
+    dev_idp: bool = True
+    dev_idp_redirect_uris: tuple[str, ...] = ("http://localhost:*/**", "http://127.0.0.1:*/**")
     # Signs paging cursors (HMAC-SHA256); every instance must share it. Empty in development: a random secret
     # kept in `paging-secret` beside the dev IdP key (app/paging.py); required in production.
     paging_secret: str = field(default="", repr=False)
@@ -127,7 +131,7 @@ class Settings:
     @property
     def dev_idp_enabled(self) -> bool:
         """The development identity provider: only in development, and only when no real IdP is set."""
-        return not self.is_production and not self.jwks_url
+        return self.dev_idp and not self.is_production and not self.jwks_url
 
     def replace(self, **changes: Any) -> Settings:
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
@@ -262,6 +266,11 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError("JWT_ISSUER and JWKS_URL go together: set both, or neither for the development IdP")
     if env == "production" and not jwks_url:
         raise ConfigError("production needs JWT_ISSUER and JWKS_URL (or an xsuaa binding in VCAP_SERVICES)")
+    dev_idp = _bool(environ, "DEV_IDP", env != "production")
+    if env == "production" and dev_idp:
+        raise ConfigError("DEV_IDP is for development only: its users sign in without a password; unset it")
+    if not dev_idp and not jwks_url:
+        raise ConfigError("DEV_IDP=false needs JWT_ISSUER and JWKS_URL (or an xsuaa binding): no one could sign in")
     if env == "production" and not (
         environ.get("SAP_USER_ASSERTION_KEY") or environ.get("SAP_USER_ASSERTION_KEY_FILE")
     ):
@@ -357,6 +366,10 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         jwt_max_lifetime=_int(environ, "JWT_MAX_LIFETIME", defaults.jwt_max_lifetime),
         allow_over_confirmation=_bool(environ, "ALLOW_OVER_CONFIRMATION", defaults.allow_over_confirmation),
         dev_idp_key_file=environ.get("DEV_IDP_KEY_FILE", defaults.dev_idp_key_file),
+        dev_idp=dev_idp,
+        dev_idp_redirect_uris=tuple(u.strip() for u in environ["DEV_IDP_REDIRECT_URIS"].split(",") if u.strip())
+        if "DEV_IDP_REDIRECT_URIS" in environ
+        else defaults.dev_idp_redirect_uris,
         paging_secret=paging_secret,
         writeback_max_attempts=max_attempts,
         writeback_backoff_base=_float(environ, "WRITEBACK_BACKOFF_BASE", defaults.writeback_backoff_base),

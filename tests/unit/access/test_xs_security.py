@@ -45,3 +45,14 @@ def test_attribute_claim_is_sanitised() -> None:
     claim = {"Plant": ["1010", "", 7], "WorkCenter": "ASSY", "Other": ["x"]}
     assert attributes_from_claim(claim) == {"Plant": ("1010",), "WorkCenter": ()}
     assert attributes_from_claim(None) == {}
+
+
+def test_oauth2_configuration_registers_the_router_and_a_native_app_only() -> None:
+    """Production redirect URIs: the application router's callback on BTP (https) and the native app's scheme;
+    never plain http (local ones are the development IdP's own setting, DEV_IDP_REDIRECT_URIS)."""
+    config = SECURITY["oauth2-configuration"]
+    uris = config["redirect-uris"]
+    assert any(uri.startswith("https://") and uri.endswith("/login/callback") for uri in uris)
+    assert any(not uri.startswith(("http://", "https://")) for uri in uris)
+    assert not any(uri.startswith("http://") for uri in uris)
+    assert 0 < config["token-validity"] <= 3600 < config["refresh-token-validity"]

@@ -228,3 +228,22 @@ def test_a_short_paging_secret_is_refused_and_never_shown() -> None:
         from_env({"PAGING_SECRET": "short-secret"})
     assert "short-secret" not in str(refused.value)
     assert "s" * 32 not in repr(from_env({"PAGING_SECRET": "s" * 32}))
+
+
+def test_the_development_identity_provider_is_refused_in_production() -> None:
+    production = {**PRODUCTION, "PAGING_SECRET": "s" * 32}
+    assert not from_env(production).dev_idp_enabled
+    with pytest.raises(ConfigError, match="DEV_IDP is for development only"):
+        from_env({**production, "DEV_IDP": "true"})
+    assert from_env({}).dev_idp_enabled  # development: on by default
+    assert not from_env({"JWT_ISSUER": "https://idp", "JWKS_URL": "https://idp/keys"}).dev_idp_enabled
+    with pytest.raises(ConfigError, match="DEV_IDP=false needs JWT_ISSUER"):
+        from_env({"DEV_IDP": "false"})
+
+
+def test_dev_idp_redirect_uris_from_the_environment() -> None:
+    assert from_env({}).dev_idp_redirect_uris == ("http://localhost:*/**", "http://127.0.0.1:*/**")
+    assert from_env({"DEV_IDP_REDIRECT_URIS": "myapp://cb, http://localhost:3000/**"}).dev_idp_redirect_uris == (
+        "myapp://cb",
+        "http://localhost:3000/**",
+    )
