@@ -594,10 +594,7 @@ def openid_configuration() -> WebResponse:
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
-            "scopes_supported": [
-                "openid",
-                *(s["name"].replace("$XSAPPNAME", xsappname) for s in xs_security()["scopes"]),
-            ],
+            "scopes_supported": ["openid", *(s["name"].replace("$XSAPPNAME", xsappname) for s in scopes)],
         }
     )
 
