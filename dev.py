@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -43,19 +44,44 @@ def ensure_venv() -> None:
     STAMP.write_text(digest)
 
 
+APPROUTER = ROOT / "approuter"
+APPROUTER_STAMP = APPROUTER / "node_modules" / ".package-lock.sha256"
+
+
+def ensure_approuter() -> None:
+    """Install SAP's application router (approuter/package-lock.json) with npm, unless current or npm is missing.
+
+    Without Node.js everything else still runs: `run` says how to get it, the router's browser test is skipped."""
+    npm = shutil.which("npm")
+    if npm is None or not shutil.which("node"):
+        print("dev.py: Node.js/npm not found: SAP's application router (browser sign-in) is left out", flush=True)
+        return
+    digest = hashlib.sha256((APPROUTER / "package-lock.json").read_bytes()).hexdigest()
+    if APPROUTER_STAMP.exists() and APPROUTER_STAMP.read_text() == digest:
+        return
+    print("dev.py: installing SAP's application router (npm ci in approuter/)", flush=True)
+    command = [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"]
+    if subprocess.run(command, cwd=APPROUTER).returncode != 0:
+        print("dev.py: npm ci failed: the application router is left out (see npm's message above)", flush=True)
+        return
+    APPROUTER_STAMP.write_text(digest)
+
+
 def _in_venv(*args: str) -> int:
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     return subprocess.run([str(BIN / "python"), *args], cwd=ROOT, env=env).returncode
 
 
 def run() -> int:
-    """Start mock SAP, Redis (unless REDIS_URL is set), the API and one worker; Ctrl-C stops all."""
+    """Start mock SAP, Redis (unless REDIS_URL is set), the API, one worker and the router; Ctrl-C stops all."""
+    ensure_approuter()
     os.execv(str(BIN / "python"), [str(BIN / "python"), "-m", "devenv.run", *sys.argv[2:]])
     return 1  # not reached
 
 
 def test() -> int:
     """Lint, type-check and run the whole test suite; extra arguments go to pytest."""
+    ensure_approuter()
     for step in (["-m", "ruff", "check", "."], ["-m", "ruff", "format", "--check", "."], ["-m", "mypy"]):
         print(f"dev.py test: {' '.join(step[1:])}", flush=True)
         if code := _in_venv(*step):

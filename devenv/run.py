@@ -1,5 +1,6 @@
-"""`python3 dev.py run`: Redis (unless REDIS_URL is set), mock SAP (unless SAP_URL is set), the API, one worker
-and the watchdog, on embedded defaults. A process that dies is restarted; Ctrl-C (or SIGTERM) stops them all."""
+"""`python3 dev.py run`: Redis (unless REDIS_URL is set), mock SAP (unless SAP_URL is set), the API, one worker,
+the watchdog and, with Node.js, SAP's application router in front (sign-in through the development identity
+provider), on embedded defaults. A process that dies is restarted; Ctrl-C (or SIGTERM) stops them all."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from types import FrameType
 
 import requests
 
+from devenv import approuter
 from devenv.redis_server import SpawnedRedis, die_with_parent, spawn_redis, wait_for_port
 from runtime.settings import DEV_ISSUER, from_env
 
@@ -91,9 +93,9 @@ class Launcher:
         self.redis: SpawnedRedis | None = None
         self.metrics_dir: str | None = None
 
-    def start(self, name: str, args: list[str], env: dict[str, str]) -> None:
+    def start(self, name: str, args: list[str], env: dict[str, str], cwd: Path = ROOT) -> None:
         def spawn() -> subprocess.Popen[bytes]:
-            return subprocess.Popen(args, cwd=ROOT, env=env, start_new_session=True, preexec_fn=die_with_parent)
+            return subprocess.Popen(args, cwd=cwd, env=env, start_new_session=True, preexec_fn=die_with_parent)
 
         self.children.append(Child(name, spawn, spawn(), own_group=True))
 
@@ -197,6 +199,11 @@ def main() -> int:
         print(f"run: port {port} is taken; set PORT to a free one", file=sys.stderr)
         return 2
     env.setdefault("APP_ENV", "development")
+    router_port = int(env.get("APPROUTER_PORT", "5000"))
+    with_router = approuter.installed() and from_env(env).dev_idp_enabled
+    if with_router and not _port_is_free(router_port):
+        print(f"run: port {router_port} is taken; set APPROUTER_PORT to a free one", file=sys.stderr)
+        return 2
     launcher = Launcher()
 
     def on_signal(signum: int, _: FrameType | None) -> None:
@@ -237,8 +244,11 @@ def main() -> int:
         launcher.start("worker", [PYTHON, "-m", "workers"], env)
         launcher.start("watchdog", [PYTHON, "-m", "workers", "watchdog"], env)
         base = f"http://127.0.0.1:{port}"
+        router = f"http://localhost:{router_port}" if with_router else None
+        if with_router:
+            launcher.start("approuter", approuter.command(), _router_env(env, router_port, base), approuter.APPROUTER)
         _wait_ready(f"{base}/health/ready", launcher)
-        print(_banner(base, env), flush=True)
+        print(_banner(base, env, router), flush=True)
         while True:
             launcher.supervise()
             time.sleep(0.5)
@@ -255,11 +265,36 @@ def main() -> int:
         print("run: all processes stopped", flush=True)
 
 
-def _banner(base: str, env: dict[str, str]) -> str:
+def _router_env(env: dict[str, str], router_port: int, base: str) -> dict[str, str]:
+    """The router's binding to the development identity provider, as BTP would bind it to XSUAA."""
+    from app.dev_oauth import client_for
+
+    settings = from_env(env)
+    client = client_for(settings)
+    return approuter.environment(
+        env,
+        port=router_port,
+        api_url=base,
+        idp_url=f"{base}/dev-idp",
+        client_id=client.client_id,
+        client_secret=client.secret,
+        xsappname=settings.xsappname,
+    )
+
+
+def _banner(base: str, env: dict[str, str], router: str | None) -> str:
     token = ".venv/bin/flask --app wsgi dev-token"
+    sign_in = (
+        f"   Sign in        {router}   (SAP's application router; pick a user on the login page)"
+        if router
+        else f"   Sign in        not available: {approuter.NODE_MISSING}"
+        if not approuter.installed()
+        else "   Sign in        through your identity provider (JWKS_URL is set)"
+    )
     return f"""
 ================================================================================
  SAP extension API is up
+{sign_in}
    API            {base}
    API docs       {base}/docs         (OpenAPI: {base}/openapi.json)
    Readiness      {base}/health/ready

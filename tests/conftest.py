@@ -203,6 +203,21 @@ def client(app: Flask) -> FlaskClient:
 
 
 @pytest.fixture
+def served(app: Flask) -> Iterator[str]:
+    """The app over real HTTP (werkzeug's threaded server) on a free port: for browsers and HTTP clients."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
 def spans() -> Iterator[InMemorySpanExporter]:
     """Tracing switched on for one test, its spans collected in memory; off again afterwards."""
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor

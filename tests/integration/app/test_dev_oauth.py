@@ -11,33 +11,16 @@ import hashlib
 import json
 import re
 import secrets
-import threading
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 from flask import Flask
 from joserfc import jws
-from werkzeug.serving import make_server
 
 from app import dev_oauth
-from devenv.redis_server import free_port
 
 REDIRECT = "sapextensionapi://oauth/callback"  # the native app's, from xs-security.json
-
-
-@pytest.fixture
-def idp(app: Flask) -> Iterator[str]:
-    """The API over HTTP; its dev identity provider at <url>/dev-idp, as an xsuaa binding's `url`."""
-    server = make_server("127.0.0.1", free_port(), app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
 
 
 @pytest.fixture
@@ -78,11 +61,11 @@ def exchange(base: str, **form: str) -> requests.Response:
     return requests.post(f"{base}/dev-idp/oauth/token", data=form, timeout=10)
 
 
-def test_pkce_flow_gives_an_xsuaa_token_that_calls_the_api(idp: str, client_id: str) -> None:
+def test_pkce_flow_gives_an_xsuaa_token_that_calls_the_api(served: str, client_id: str) -> None:
     verifier, challenge = pkce()
-    code = sign_in(idp, client_id, "PM_1010_1020", challenge)
+    code = sign_in(served, client_id, "PM_1010_1020", challenge)
     answer = exchange(
-        idp,
+        served,
         grant_type="authorization_code",
         code=code,
         redirect_uri=REDIRECT,
@@ -95,7 +78,7 @@ def test_pkce_flow_gives_an_xsuaa_token_that_calls_the_api(idp: str, client_id: 
     assert body["token_type"] == "bearer" and body["refresh_token"] and body["id_token"]
     assert 0 < body["expires_in"] <= 3600  # short-lived: apps refresh
     header = jws.extract_compact(body["access_token"].encode()).protected
-    assert header["jku"] == f"{idp}/dev-idp/token_keys" and header["kid"]
+    assert header["jku"] == f"{served}/dev-idp/token_keys" and header["kid"]
     claims = json.loads(jws.extract_compact(body["access_token"].encode()).payload)
     assert claims["user_name"] == "PM_1010_1020"
     assert claims["cid"] == claims["azp"] == client_id and claims["zid"]
@@ -103,54 +86,53 @@ def test_pkce_flow_gives_an_xsuaa_token_that_calls_the_api(idp: str, client_id: 
     assert claims["xs.user.attributes"] == {"Plant": ["1010", "1020"]}
     assert claims["xs.system.attributes"] == {"xs.rolecollections": ["PlantManager"]}
 
-    me = requests.get(f"{idp}/api/v1/me", headers={"Authorization": f"Bearer {body['access_token']}"}, timeout=10)
+    me = requests.get(f"{served}/api/v1/me", headers={"Authorization": f"Bearer {body['access_token']}"}, timeout=10)
     assert me.status_code == 200, me.text
     assert me.json()["user"] == "PM_1010_1020"
     assert me.json()["roles"] == ["PlantManager"]
     assert me.json()["attributes"]["Plant"] == ["1010", "1020"]
 
 
-def test_wrong_verifier_and_replayed_code_are_invalid_grant(idp: str, client_id: str) -> None:
+def test_wrong_verifier_and_replayed_code_are_invalid_grant(served: str, client_id: str) -> None:
     verifier, challenge = pkce()
-    code = sign_in(idp, client_id, "SUP_ASSY1010", challenge)
+    code = sign_in(served, client_id, "SUP_ASSY1010", challenge)
     form = {"grant_type": "authorization_code", "redirect_uri": REDIRECT, "client_id": client_id}
-    wrong = exchange(idp, **form, code=code, code_verifier=pkce()[0])
+    wrong = exchange(served, **form, code=code, code_verifier=pkce()[0])
     assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
     # The code is spent by the failed attempt too: a guesser gets one try per code.
-    again = exchange(idp, **form, code=code, code_verifier=verifier)
+    again = exchange(served, **form, code=code, code_verifier=verifier)
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
 
-    code = sign_in(idp, client_id, "SUP_ASSY1010", challenge)
-    first = exchange(idp, **form, code=code, code_verifier=verifier)
+    code = sign_in(served, client_id, "SUP_ASSY1010", challenge)
+    first = exchange(served, **form, code=code, code_verifier=verifier)
     assert first.status_code == 200
-    replay = exchange(idp, **form, code=code, code_verifier=verifier)
+    replay = exchange(served, **form, code=code, code_verifier=verifier)
     assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
     # A replayed code revokes what it gave (RFC 6749 4.1.2): its refresh token no longer works.
     refreshed = exchange(
-        idp, grant_type="refresh_token", refresh_token=first.json()["refresh_token"], client_id=client_id
+        served, grant_type="refresh_token", refresh_token=first.json()["refresh_token"], client_id=client_id
     )
     assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
 
 
-def test_public_client_must_use_pkce(idp: str, client_id: str) -> None:
-    code = sign_in(idp, client_id, "EXEC_ANNA", challenge=None)
-    answer = exchange(idp, grant_type="authorization_code", code=code, redirect_uri=REDIRECT, client_id=client_id)
+def test_public_client_must_use_pkce(served: str, client_id: str) -> None:
+    code = sign_in(served, client_id, "EXEC_ANNA", challenge=None)
+    answer = exchange(served, grant_type="authorization_code", code=code, redirect_uri=REDIRECT, client_id=client_id)
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
     assert "PKCE" in answer.json()["error_description"]
 
 
-def test_unregistered_redirect_uri_is_refused_without_redirecting(idp: str, client_id: str) -> None:
+def test_unregistered_redirect_uri_is_refused_without_redirecting(served: str, client_id: str) -> None:
     params = {"response_type": "code", "client_id": client_id, "redirect_uri": "https://evil.example/cb"}
-    page = requests.get(f"{idp}/dev-idp/oauth/authorize", params=params, allow_redirects=False, timeout=10)
+    page = requests.get(f"{served}/dev-idp/oauth/authorize", params=params, allow_redirects=False, timeout=10)
     assert page.status_code == 400 and "Location" not in page.headers  # RFC 6749 4.1.2.1: never to that URI
     assert "is not registered" in page.text
-    unknown = requests.get(
-        f"{idp}/dev-idp/oauth/authorize", params={**params, "client_id": "nope", "redirect_uri": REDIRECT}, timeout=10
-    )
+    params = {**params, "client_id": "nope", "redirect_uri": REDIRECT}
+    unknown = requests.get(f"{served}/dev-idp/oauth/authorize", params=params, timeout=10)
     assert unknown.status_code == 400 and "unknown client_id" in unknown.text
 
 
-def test_plain_pkce_is_refused_at_the_redirect_uri(idp: str, client_id: str) -> None:
+def test_plain_pkce_is_refused_at_the_redirect_uri(served: str, client_id: str) -> None:
     params = {
         "response_type": "code",
         "client_id": client_id,
@@ -159,17 +141,17 @@ def test_plain_pkce_is_refused_at_the_redirect_uri(idp: str, client_id: str) -> 
         "code_challenge": "x" * 43,
         "code_challenge_method": "plain",
     }
-    answer = requests.get(f"{idp}/dev-idp/oauth/authorize", params=params, allow_redirects=False, timeout=10)
+    answer = requests.get(f"{served}/dev-idp/oauth/authorize", params=params, allow_redirects=False, timeout=10)
     assert answer.status_code == 302
     query = parse_qs(urlsplit(answer.headers["Location"]).query)
     assert query["error"] == ["invalid_request"] and query["state"] == ["s1"]
 
 
-def test_refresh_tokens_rotate_and_a_reused_one_revokes_the_family(idp: str, client_id: str) -> None:
+def test_refresh_tokens_rotate_and_a_reused_one_revokes_the_family(served: str, client_id: str) -> None:
     verifier, challenge = pkce()
-    code = sign_in(idp, client_id, "EXEC_ANNA", challenge)
+    code = sign_in(served, client_id, "EXEC_ANNA", challenge)
     tokens = exchange(
-        idp,
+        served,
         grant_type="authorization_code",
         code=code,
         redirect_uri=REDIRECT,
@@ -177,60 +159,60 @@ def test_refresh_tokens_rotate_and_a_reused_one_revokes_the_family(idp: str, cli
         code_verifier=verifier,
     ).json()
     first = tokens["refresh_token"]
-    rotated = exchange(idp, grant_type="refresh_token", refresh_token=first, client_id=client_id)
+    rotated = exchange(served, grant_type="refresh_token", refresh_token=first, client_id=client_id)
     assert rotated.status_code == 200
     second = rotated.json()["refresh_token"]
     assert second != first
     me = requests.get(
-        f"{idp}/api/v1/me", headers={"Authorization": f"Bearer {rotated.json()['access_token']}"}, timeout=10
+        f"{served}/api/v1/me", headers={"Authorization": f"Bearer {rotated.json()['access_token']}"}, timeout=10
     )
     assert me.json()["user"] == "EXEC_ANNA"
 
-    reused = exchange(idp, grant_type="refresh_token", refresh_token=first, client_id=client_id)
+    reused = exchange(served, grant_type="refresh_token", refresh_token=first, client_id=client_id)
     assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
     # The thief's reuse costs the legitimate holder too: the whole family is revoked.
-    after = exchange(idp, grant_type="refresh_token", refresh_token=second, client_id=client_id)
+    after = exchange(served, grant_type="refresh_token", refresh_token=second, client_id=client_id)
     assert after.status_code == 400 and after.json()["error"] == "invalid_grant"
 
 
-def test_revoked_refresh_token_stops_working(idp: str, client_id: str) -> None:
+def test_revoked_refresh_token_stops_working(served: str, client_id: str) -> None:
     verifier, challenge = pkce()
-    code = sign_in(idp, client_id, "OPS_ADMIN", challenge)
+    code = sign_in(served, client_id, "OPS_ADMIN", challenge)
     refresh = exchange(
-        idp,
+        served,
         grant_type="authorization_code",
         code=code,
         redirect_uri=REDIRECT,
         client_id=client_id,
         code_verifier=verifier,
     ).json()["refresh_token"]
-    revoked = requests.post(f"{idp}/dev-idp/oauth/revoke", data={"token": refresh, "client_id": client_id}, timeout=10)
+    form = {"token": refresh, "client_id": client_id}
+    revoked = requests.post(f"{served}/dev-idp/oauth/revoke", data=form, timeout=10)
     assert revoked.status_code == 200
-    answer = exchange(idp, grant_type="refresh_token", refresh_token=refresh, client_id=client_id)
+    answer = exchange(served, grant_type="refresh_token", refresh_token=refresh, client_id=client_id)
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
 
 
-def test_client_credentials_needs_the_secret(app: Flask, idp: str, client_id: str) -> None:
+def test_client_credentials_needs_the_secret(app: Flask, served: str, client_id: str) -> None:
     secret = dev_oauth.client_for(app.extensions["settings"]).secret
-    anonymous = exchange(idp, grant_type="client_credentials", client_id=client_id)
+    anonymous = exchange(served, grant_type="client_credentials", client_id=client_id)
     assert anonymous.status_code == 400 and anonymous.json()["error"] == "unauthorized_client"
-    wrong = requests.post(
-        f"{idp}/dev-idp/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, "wrong"), timeout=10
-    )
+    grant = {"grant_type": "client_credentials"}
+    wrong = requests.post(f"{served}/dev-idp/oauth/token", data=grant, auth=(client_id, "wrong"), timeout=10)
     assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
     assert wrong.headers["WWW-Authenticate"].startswith("Basic")
     ok = requests.post(
-        f"{idp}/dev-idp/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret), timeout=10
+        f"{served}/dev-idp/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret), timeout=10
     )
     assert ok.status_code == 200 and "refresh_token" not in ok.json()
-    unsupported = exchange(idp, grant_type="password", client_id=client_id, username="x", password="y")
+    unsupported = exchange(served, grant_type="password", client_id=client_id, username="x", password="y")
     assert unsupported.status_code == 400 and unsupported.json()["error"] == "unsupported_grant_type"
 
 
-def test_discovery_and_logout(idp: str, client_id: str) -> None:
-    config = requests.get(f"{idp}/dev-idp/.well-known/openid-configuration", timeout=10).json()
-    assert config["authorization_endpoint"] == f"{idp}/dev-idp/oauth/authorize"
-    assert config["token_endpoint"] == f"{idp}/dev-idp/oauth/token"
+def test_discovery_and_logout(served: str, client_id: str) -> None:
+    config = requests.get(f"{served}/dev-idp/.well-known/openid-configuration", timeout=10).json()
+    assert config["authorization_endpoint"] == f"{served}/dev-idp/oauth/authorize"
+    assert config["token_endpoint"] == f"{served}/dev-idp/oauth/token"
     assert config["code_challenge_methods_supported"] == ["S256"]
     keys = requests.get(config["jwks_uri"], timeout=10).json()
     assert keys["keys"][0]["kty"] == "RSA"
@@ -248,12 +230,12 @@ def test_discovery_and_logout(idp: str, client_id: str) -> None:
     page = browser.get(config["authorization_endpoint"], params=params, timeout=10)
     form = dict(re.findall(r'name="(continue|login_token)" value="([^"]*)"', page.text))
     form["continue"] = form["continue"].replace("&amp;", "&")
-    browser.post(f"{idp}/dev-idp/login", data={**form, "user": "EXEC_BEN"}, allow_redirects=False, timeout=10)
+    browser.post(f"{served}/dev-idp/login", data={**form, "user": "EXEC_BEN"}, allow_redirects=False, timeout=10)
     again = browser.get(config["authorization_endpoint"], params=params, allow_redirects=False, timeout=10)
     assert again.status_code == 302 and "code=" in again.headers["Location"]
     code = parse_qs(urlsplit(again.headers["Location"]).query)["code"][0]
     refresh = exchange(
-        idp,
+        served,
         grant_type="authorization_code",
         code=code,
         redirect_uri=REDIRECT,
@@ -266,7 +248,7 @@ def test_discovery_and_logout(idp: str, client_id: str) -> None:
     login_again = browser.get(config["authorization_endpoint"], params=params, allow_redirects=False, timeout=10)
     assert login_again.status_code == 200 and "Sign in" in login_again.text
     # Logout also revoked the refresh tokens issued in that session.
-    answer = exchange(idp, grant_type="refresh_token", refresh_token=refresh, client_id=client_id)
+    answer = exchange(served, grant_type="refresh_token", refresh_token=refresh, client_id=client_id)
     assert answer.json()["error"] == "invalid_grant"
 
 
