@@ -1,0 +1,69 @@
+"""approuter/ and manifest.yml agree: the router binds the API's XSUAA, its routes use the destination it is given,
+and the local run hands it the same binding shape (devenv/approuter.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from devenv import approuter
+
+ROOT = Path(__file__).resolve().parents[3]
+MANIFEST = yaml.safe_load((ROOT / "manifest.yml").read_text())
+XS_APP = json.loads((ROOT / "approuter" / "xs-app.json").read_text())
+PACKAGE = json.loads((ROOT / "approuter" / "package.json").read_text())
+
+
+def _apps() -> dict[str, dict[str, Any]]:
+    return {app["name"]: app for app in MANIFEST["applications"]}
+
+
+def test_the_router_is_pushed_beside_the_api_with_the_same_xsuaa() -> None:
+    apps = _apps()
+    api, router = apps["sap-extension-api"], apps["sap-extension-api-approuter"]
+    assert router["path"] == "approuter" and router["buildpacks"] == ["nodejs_buildpack"]
+    xsuaa = [name for name in api["services"] if "xsuaa" in name]
+    assert xsuaa and set(xsuaa) <= set(router["services"])
+    destinations = json.loads(router["env"]["destinations"])
+    assert [d["name"] for d in destinations] == ["api"] and destinations[0]["forwardAuthToken"] is True
+
+
+def test_every_route_to_the_api_needs_a_sign_in_and_api_writes_need_csrf() -> None:
+    destinations = {route["destination"] for route in XS_APP["routes"] if "destination" in route}
+    assert destinations == {"api"}
+    for route in XS_APP["routes"]:
+        if route.get("destination") == "api":
+            assert route["authenticationType"] == "xsuaa"
+    api_route = next(route for route in XS_APP["routes"] if route["source"] == "^/api/(.*)$")
+    assert api_route["csrfProtection"] is True and api_route["target"] == "/api/$1"
+    assert XS_APP["logout"]["logoutEndpoint"] and XS_APP["logout"]["logoutPage"]
+
+
+def test_the_router_version_is_pinned() -> None:
+    version = PACKAGE["dependencies"]["@sap/approuter"]
+    assert version[0].isdigit(), f"pin an exact version, not {version!r}"
+    lock = json.loads((ROOT / "approuter" / "package-lock.json").read_text())
+    assert lock["packages"]["node_modules/@sap/approuter"]["version"] == version
+
+
+def test_local_binding_is_shaped_like_btp() -> None:
+    env = approuter.environment(
+        {"HOME": "/root"},
+        port=5000,
+        api_url="http://127.0.0.1:8080",
+        idp_url="http://127.0.0.1:8080/dev-idp",
+        client_id="sb-sap-extension-api",
+        client_secret="s",
+        xsappname="sap-extension-api",
+    )
+    binding = json.loads(env["VCAP_SERVICES"])["xsuaa"][0]
+    assert "xsuaa" in binding["tags"]  # how the router finds it
+    credentials = binding["credentials"]
+    assert credentials["url"] == "http://127.0.0.1:8080/dev-idp" and credentials["uaadomain"] == "127.0.0.1:8080"
+    assert {"clientid", "clientsecret", "xsappname"} <= set(credentials)
+    api = {"name": "api", "url": "http://127.0.0.1:8080", "forwardAuthToken": True}
+    assert json.loads(env["destinations"]) == [api]
+    assert env["PORT"] == "5000" and env["HOME"] == "/root"
