@@ -173,6 +173,7 @@ def running_stack(work: Path, name: str, orders: int | None = None) -> Iterator[
     sap = f"http://127.0.0.1:{mock_port}"
     # The store of its own: never the developer's instance/sapext.db.
     env.update(PORT=str(port), SAP_URL=sap, DATABASE_URL=f"sqlite:///{work / name}.db", APP_ENV="development")
+    env.update(APPROUTER_PORT="0")  # no application router: it would only take CPU from what is measured
     # The same trust devenv.run gives the mock it starts itself.
     mock_args = ["--host", "127.0.0.1", "--port", str(mock_port), "--trusted-issuer", DEV_ISSUER]
     mock_args += ["--trusted-jwks-url", f"http://127.0.0.1:{port}/dev-idp/token_keys"]
@@ -470,16 +471,63 @@ def latency(stack: Stack, token: str, plan: Plan) -> tuple[list[Result], list[st
         ("PM order detail", ApiReader(stack, f"/api/v1/production-orders/{ids[0]}", token)),
     ]
     results: list[Result] = []
-    for name, api in cases:
-        api()  # metadata and connections warm before the request log is read
-        calls = calls_made_by(stack.sap, api)
-        raw, direct = RawReplay(stack.sap, calls), PyodataReplay(stack.sap, calls)
-        check_replays(stack.sap, calls, raw, direct)
-        say(f"{name}: the API sends {[c.target for c in calls]} as {calls[0].user}")
-        times = interleaved({"raw": raw, "pyodata": direct, "api": api}, plan.reps, plan.warmup)
-        case = f"{name} ({_calls_note(calls)}; {plan.reps} reps)"
-        results += latency_rows(case, times, "api", "pyodata", "raw")
+    with forwarder(stack) as floor:
+        for name, api in cases:
+            api()  # metadata and connections warm before the request log is read
+            calls = calls_made_by(stack.sap, api)
+            raw, direct = RawReplay(stack.sap, calls), PyodataReplay(stack.sap, calls)
+            check_replays(stack.sap, calls, raw, direct)
+            say(f"{name}: the API sends {[c.target for c in calls]} as {calls[0].user}")
+            sides: dict[str, Callable[[], object]] = {"raw": raw, "pyodata": direct, "api": api}
+            if len(calls) == 1:
+                sides["floor"] = ForwarderReader(floor, calls[0])
+            times = interleaved(sides, plan.reps, plan.warmup)
+            case = f"{name} ({_calls_note(calls)}; {plan.reps} reps)"
+            results += latency_rows(case, times, "api", "pyodata", "raw")
+            if "floor" in times:
+                results.append(
+                    Result(
+                        f"{case}, p50: bare forwarder (API's gunicorn + Flask + urllib3 + orjson, none of its work)",
+                        percentile(times["floor"], 50),
+                        percentile(times["pyodata"], 50),
+                        "ms",
+                        "pyodata direct",
+                    )
+                )
     return results, ids
+
+
+@contextlib.contextmanager
+def forwarder(stack: Stack) -> Iterator[str]:
+    """bench/forwarder.py under the API's gunicorn settings, against the stack's mock SAP: the floor."""
+    port = free_port()
+    env = {**stack.env, "SAP_URL": stack.sap}
+    command = [PYTHON, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"]
+    command += ["--no-control-socket", "bench.forwarder:app"]
+    with stack.log.open("ab") as out:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
+        )
+    try:
+        service = f"http://127.0.0.1:{port}/sap/opu/odata/sap/API_PRODUCTION_ORDER_2_SRV/"
+        wait_until_ok(service, process, "the bare forwarder", 60)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        _stop(process, signal.SIGTERM)
+
+
+class ForwarderReader:
+    """GET the API's one SAP request through the bare forwarder, the JSON answer parsed (as ApiReader does)."""
+
+    def __init__(self, base: str, call: SapCall) -> None:
+        self.url = base + call.target
+        self.session = requests.Session()
+        self.session.trust_env = False
+
+    def __call__(self) -> Any:
+        response = self.session.get(self.url, timeout=60)
+        response.raise_for_status()
+        return response.json()
 
 
 # -- throughput ----------------------------------------------------------------------------------------------

@@ -199,8 +199,8 @@ def main() -> int:
         print(f"run: port {port} is taken; set PORT to a free one", file=sys.stderr)
         return 2
     env.setdefault("APP_ENV", "development")
-    router_port = int(env.get("APPROUTER_PORT", "5000"))
-    with_router = approuter.installed() and from_env(env).dev_idp_enabled
+    router_port = int(env.get("APPROUTER_PORT", "5000"))  # 0: no router (benchmarks, several stacks at once)
+    with_router = router_port != 0 and approuter.installed() and from_env(env).dev_idp_enabled
     if with_router and not _port_is_free(router_port):
         print(f"run: port {router_port} is taken; set APPROUTER_PORT to a free one", file=sys.stderr)
         return 2
@@ -284,13 +284,12 @@ def _router_env(env: dict[str, str], router_port: int, base: str) -> dict[str, s
 
 def _banner(base: str, env: dict[str, str], router: str | None) -> str:
     token = ".venv/bin/flask --app wsgi dev-token"
-    sign_in = (
-        f"   Sign in        {router}   (SAP's application router; pick a user on the login page)"
-        if router
-        else f"   Sign in        not available: {approuter.NODE_MISSING}"
-        if not approuter.installed()
-        else "   Sign in        through your identity provider (JWKS_URL is set)"
-    )
+    if router:
+        sign_in = f"   Sign in        {router}   (SAP's application router; pick a user on the login page)"
+    elif not approuter.installed():
+        sign_in = f"   Sign in        not available: {approuter.NODE_MISSING}"
+    else:
+        sign_in = "   Sign in        no application router (APPROUTER_PORT=0, or JWKS_URL names your own IdP)"
     return f"""
 ================================================================================
  SAP extension API is up

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from devenv.redis_server import free_port
+from devenv import approuter
+from devenv.redis_server import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,9 +47,10 @@ def _alive(pid: int) -> bool:
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").exists(), reason="process tree is read from /proc")
 def test_run_command_starts_everything_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
-    port, mock_port = free_port(), free_port()
+    port, mock_port, router_port = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "SAP_URL", "DATABASE_URL")}
     env.update(PORT=str(port), MOCK_SAP_PORT=str(mock_port), DATABASE_URL=f"sqlite:///{tmp_path / 'run.db'}")
+    env.update(APPROUTER_PORT=str(router_port))
     launcher = subprocess.Popen(
         [sys.executable, "-m", "devenv.run"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
@@ -66,6 +68,10 @@ def test_run_command_starts_everything_and_ctrl_c_stops_everything(tmp_path: Pat
         assert ready is not None and ready.status_code == 200, ready.text if ready is not None else "no answer"
         assert ready.json()["checks"] == {"redis": "ok", "database": "ok", "sap": "ok"}
         assert requests.get(f"http://127.0.0.1:{mock_port}/mock-admin/health", timeout=5).status_code == 200
+        if approuter.installed():  # with Node.js: the router is up and sends a browser to sign in
+            wait_for_port("127.0.0.1", router_port, timeout=60)
+            first = requests.get(f"http://127.0.0.1:{router_port}/", allow_redirects=False, timeout=10)
+            assert first.status_code in (200, 302), first.text  # the router's page that starts the sign-in
 
         processes = _descendants(launcher.pid)
         assert len(processes) >= 4  # redis, mock SAP, gunicorn (+ its workers), RQ worker
@@ -78,5 +84,9 @@ def test_run_command_starts_everything_and_ctrl_c_stops_everything(tmp_path: Pat
     assert launcher.returncode == 0, text
     assert "all processes stopped" in text
     assert f"http://127.0.0.1:{port}" in text  # the banner printed the URLs
+    if approuter.installed():
+        assert f"Sign in        http://localhost:{router_port}" in text
+    else:
+        assert "Node.js (with npm) is not installed" in text
     time.sleep(0.5)
     assert not [pid for pid in processes if _alive(pid)], text

@@ -39,6 +39,7 @@ def test_a_killed_worker_is_restarted_and_ctrl_c_still_stops_everything(tmp_path
     port, mock_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "SAP_URL", "DATABASE_URL")}
     env.update(PORT=str(port), MOCK_SAP_PORT=str(mock_port), DATABASE_URL=f"sqlite:///{tmp_path / 'run.db'}")
+    env.update(APPROUTER_PORT="0")  # the router is test_run_command's; here it would only cost start-up time
     log = tmp_path / "run.log"
     with open(log, "wb") as sink:
         launcher = subprocess.Popen(
