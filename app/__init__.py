@@ -13,6 +13,7 @@ from app.auth import SECURITY_SCHEME, JwksKeys, StaticKeys, TokenValidator
 from app.deadline import init_request_deadline
 from app.errors import register_error_handlers
 from app.json_provider import FastJSONProvider
+from app.language import init_request_language
 from app.metrics import init_metrics
 from app.paging import paging_key
 from app.query_args import init_query_args
@@ -55,6 +56,7 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
     register_error_handlers(app)
     init_request_log(app)
     init_request_deadline(app)
+    init_request_language(app)
     init_request_tracing(app)
     init_metrics(app)
     init_web_security(app, settings.cors_origins, settings.is_production)

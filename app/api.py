@@ -20,6 +20,10 @@ every change is a writeback command applied by workers with retries and an audit
 Every error, 4xx or 5xx, has the same JSON body (see `Error`); quote its `request_id` when
 reporting a problem. Send `X-Request-ID` to choose the id yourself.
 
+Every `/api/` operation honours `Accept-Language` (e.g. `de-DE,de;q=0.9,en;q=0.5`): texts that come from
+SAP (status names, SAP's messages) are in the most preferred language SAP has them in, else in the SAP
+user's default language; an unusable header is ignored, never an error.
+
 **Trying it here:** press *Authorize* and paste a bearer token. In development the local identity
 provider signs one: `flask --app wsgi dev-token --user EXEC_ANNA --role-collection Executive`
 (see the README for the other roles and their attributes).

@@ -21,8 +21,9 @@ from mock_sap.batch import BatchResponse, ChangeSet, build_batch_response, parse
 from mock_sap.config import MockOptions
 from mock_sap.csrf import CsrfGuard
 from mock_sap.data.seed import build_store
-from mock_sap.errors import ODataError, ServiceInfo, error_json
+from mock_sap.errors import ODataError, ServiceInfo, error_json, sap_error
 from mock_sap.faults import Decision, Effects, FaultInjector, parse_fault
+from mock_sap.language import logon_language, speaking
 from mock_sap.odata import WRITE_METHODS, ODataRequest, ODataResponse, ServiceHandler
 from mock_sap.services import confirmation_model, production_order_model, purchase_requisition_model
 from mock_sap.services import taskprocessing_model as tasks
@@ -92,8 +93,14 @@ class MockSap:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
         logged = self._log_request(request)
+        language = logon_language(
+            request.args.get("sap-language"),
+            request.headers.get("sap-language"),
+            request.headers.get("Accept-Language"),
+        )
         try:
-            response = self.dispatch(request)
+            with speaking(language):
+                response = self.dispatch(request)
         except _DropConnection:
             _drop(environ)
             response = Response(b"", status=500)
@@ -176,8 +183,7 @@ class MockSap:
                 content_type="text/plain; charset=utf-8",
             )
         if decision.locked and method in WRITE_METHODS:
-            error = ODataError(423, "CO/027", "Order is currently being processed by another user (locked)")
-            return self._error(error, service.info, request)
+            return self._error(sap_error("CO/027", status=423), service.info, request)
         sub_path = path[len(prefix) :]
         try:
             if sub_path.strip("/") == "$batch":

@@ -7,6 +7,8 @@ import json
 import uuid
 from dataclasses import dataclass, field
 
+from mock_sap import language
+
 SAP_NOTE = "See SAP Note 1797736 for error analysis (https://service.sap.com/sap/support/notes/1797736)"
 
 
@@ -28,6 +30,7 @@ class ODataError(Exception):
     details: list[ErrorDetail] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
     target: str = ""
+    lang: str = "en"  # the language of `message` (SAP's error JSON names it)
 
     def __str__(self) -> str:
         return f"{self.status} {self.code}: {self.message}"
@@ -58,6 +61,14 @@ def method_not_allowed(method: str, set_name: str) -> ODataError:
 def business_error(code: str, message: str, target: str = "", status: int = 400) -> ODataError:
     """An application (backend) message, e.g. `RU/155`, shown as Gateway shows BAPI errors."""
     return ODataError(status, code, message, details=[ErrorDetail(code, message, target)], target=target)
+
+
+def sap_error(key: str, *variables: object, target: str = "", status: int = 400) -> ODataError:
+    """A `business_error` whose text is message `key` (mock_sap/data/texts.py) in the request's logon language."""
+    text, lang = language.message(key, *variables)
+    error = business_error(key.split("#", 1)[0], text, target, status)
+    error.lang = lang
+    return error
 
 
 @dataclass(frozen=True)
@@ -98,7 +109,7 @@ def error_body(error: ODataError, service: ServiceInfo | None) -> dict[str, obje
     return {
         "error": {
             "code": error.code,
-            "message": {"lang": "en", "value": error.message},
+            "message": {"lang": error.lang, "value": error.message},
             "innererror": {
                 "application": application,
                 "transactionid": transaction,

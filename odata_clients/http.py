@@ -43,6 +43,7 @@ from odata_clients.errors import (
     parse_error_body,
     parse_sap_message_header,
 )
+from odata_clients.language import accept_language, current_language
 from odata_clients.resilience import (
     RETRYABLE_STATUSES,
     BreakerState,
@@ -286,8 +287,16 @@ class SapHttp:
         identity, auth_headers, basic = self._authenticate(principal)
         context = self.csrf.context(identity)
         base_headers = {k: v for k, v in (headers or {}).items() if v is not None}
-        if not _header(base_headers, "accept") and not urlsplit(full_url).path.endswith("$metadata"):
+        is_metadata = urlsplit(full_url).path.endswith("$metadata")
+        if not _header(base_headers, "accept") and not is_metadata:
             base_headers["Accept"] = "application/json"
+        pairs = self._with_client(full_url, params)
+        # The caller's language for SAP's texts and messages; never for $metadata, parsed once for every caller.
+        language = "" if is_metadata else current_language()
+        if language:
+            pairs = _with_language(full_url, pairs, language)
+            if not _header(base_headers, "accept-language"):
+                base_headers["Accept-Language"] = accept_language(language)
         if method in ("PUT", "PATCH", "MERGE", "DELETE") and not _header(base_headers, "if-match"):
             # An update without If-Match is a bug on our side (SAP would answer 428): never send it.
             raise SapProtocolError(
@@ -299,7 +308,7 @@ class SapHttp:
             method=method,
             url=full_url,
             service=service,
-            params=self._with_client(full_url, params),
+            params=pairs,
             headers={**base_headers, **auth_headers, CORRELATION_HEADER: current_request_id()},
             data=data,
             json=json,
@@ -589,6 +598,14 @@ class SapHttp:
                 destination=self.destination.name,
                 service=call.service,
             )
+
+
+def _with_language(url: str, pairs: list[tuple[str, str]], language: str) -> list[tuple[str, str]]:
+    """`pairs` with `sap-language`, unless the URL (a `__next` link SAP built) or the caller names one already."""
+    in_url = {k for k, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True)}
+    if "sap-language" in in_url or any(k == "sap-language" for k, _ in pairs):
+        return pairs
+    return [*pairs, ("sap-language", language)]
 
 
 def _may_have_applied(error: SapError) -> bool:

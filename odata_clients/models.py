@@ -77,6 +77,20 @@ class Task:
     # The task's custom attributes, and the business object behind it when one of them names it.
     attributes: dict[str, str] = field(default_factory=dict)
     object_id: str = ""
+    created_by_name: str = ""  # CreatedByName: the requester as SAP names them
+    substituted_user: str = ""  # SubstitutedUserName: set when the caller receives the task as a substitute
+    # Read with the task's details only (TaskObjects, WorkflowLogs); empty/None in lists.
+    objects: list[TaskObject] = field(default_factory=list)
+    decision: TaskDecision | None = None
+
+
+@dataclass(frozen=True)
+class TaskObject:
+    """A business object attached to a task (TASKPROCESSING's TaskObjects)."""
+
+    object_id: str
+    type: str
+    label: str
 
 
 @dataclass(frozen=True)
@@ -115,6 +129,26 @@ class PurchaseRequisitionItem:
     requisitioner: str
     release_status: str
     is_release_pending: bool
+    created_by: str = ""  # CreatedByUser: the SAP user who entered the requisition
+    fixed_supplier: str = ""  # FixedSupplier (Fixed Vendor)
+    desired_supplier: str = ""  # Supplier (Desired Supplier)
+    account_assignment_category: str = ""  # AccountAssignmentCategory: K cost centre, P project, ...
+    account_assignments: list[PurchaseRequisitionAccountAssignment] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PurchaseRequisitionAccountAssignment:
+    """One accounting line of a requisition item (A_PurReqnAcctAssgmt)."""
+
+    number: str
+    cost_center: str
+    wbs_element: str
+    gl_account: str
+    order_id: str
+    asset: str
+    profit_center: str
+    share_percent: Decimal | None
+    net_amount: Amount | None
 
 
 @dataclass(frozen=True)
@@ -136,6 +170,7 @@ class OrderStatus:
     short_name: str
     name: str
     is_user_status: bool
+    text: str = ""  # in words: SAP's name unless it only repeats the abbreviation
 
 
 @dataclass(frozen=True)
@@ -157,6 +192,8 @@ class Operation:
     routing_id: str
     routing_item: str
     etag: str | None = field(default=None, compare=False)
+    # Finally confirmed with less than planned: what will never be produced (quantity_to_go is 0 then).
+    final_shortfall: Quantity | None = None
 
 
 @dataclass(frozen=True)
@@ -190,6 +227,7 @@ class ProductionOrder:
     etag: str | None = field(default=None, compare=False)
     operations: list[Operation] = field(default_factory=list)
     statuses: list[OrderStatus] = field(default_factory=list)
+    status: OrderStatus | None = None  # the main system status, from the order's flags (lists have it too)
 
 
 # -- confirmations ----------------------------------------------------------------------------------------
@@ -237,6 +275,8 @@ class Confirmation:
     personnel: str
     external_id: str | None
     entered_by: str
+    variance_reason: str = ""  # SAP's VarianceReasonCode, e.g. the reason for scrap
+    entered_at: str | None = None  # ConfirmationEntryDate + ConfirmationEntryTime, ISO 8601 UTC
 
 
 @dataclass(frozen=True)

@@ -293,6 +293,14 @@ class Store:
             row = session.get(CommandRow, command_id)
             return _to_command(row) if row is not None else None
 
+    def get_many(self, command_ids: Collection[str]) -> dict[str, Command]:
+        """The stored commands among `command_ids`, by id, in one query (ids not found are left out)."""
+        if not command_ids:
+            return {}
+        with self._read() as session:
+            rows = session.execute(select(CommandRow).where(CommandRow.id.in_(list(command_ids)))).scalars()
+            return {row.id: _to_command(row) for row in rows}
+
     def list_for_user(
         self, user: str, *, status: str | None = None, limit: int = 50, cursor: str | None = None
     ) -> Page[Command]:
@@ -302,6 +310,16 @@ class Store:
     def count_for_user(self, user: str, *, status: str | None = None) -> int:
         """How many commands `list_for_user` pages through."""
         return self._count(CommandRow, _user_conditions(user, status))
+
+    def list_for_user_of_type(
+        self, user: str, type: str, *, status: str | None = None, limit: int = 50, cursor: str | None = None
+    ) -> Page[Command]:
+        """The user's own commands of one type (e.g. their decisions), newest first."""
+        return self._command_page([*_user_conditions(user, status), CommandRow.type == type], limit, cursor)
+
+    def count_for_user_of_type(self, user: str, type: str, *, status: str | None = None) -> int:
+        """How many commands `list_for_user_of_type` pages through."""
+        return self._count(CommandRow, [*_user_conditions(user, status), CommandRow.type == type])
 
     def list_by_status(
         self, status: str, *, type: str | None = None, limit: int = 50, cursor: str | None = None

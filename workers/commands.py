@@ -17,6 +17,7 @@ class CommandType(StrEnum):
     ORDER_RELEASE = "order.release"
     ORDER_RESCHEDULE = "order.reschedule"
     OPERATION_CONFIRM = "operation.confirm"
+    CONFIRMATION_CANCEL = "confirmation.cancel"
 
 
 # approve / reject, as SAP's DecisionOptions and WorkflowLogs name a decision's nature.
@@ -80,5 +81,21 @@ class ConfirmationPayload(TypedDict):
     work_center: str
     yield_quantity: QuantityPayload
     scrap_quantity: NotRequired[QuantityPayload]
+    scrap_reason: NotRequired[str]  # SAP's VarianceReasonCode
     is_final: bool
+    text: str
+
+
+class CancellationPayload(TypedDict):
+    """confirmation.cancel; target: ("ProductionOrder", order id), in line with the order's confirmations.
+
+    The command id is sent as the reversal's ExternalSystemConfirmation: how a retry finds an earlier success.
+    """
+
+    order_id: str
+    operation: str
+    plant: str
+    work_center: str
+    confirmation_group: str
+    confirmation_count: str
     text: str

@@ -11,6 +11,7 @@ from typing import Any
 from odata_clients.connectivity import SapConnectivity
 from odata_clients.destinations import Principal
 from odata_clients.errors import SapNotFound
+from odata_clients.gateways.production_orders import messages_result, operation_dates
 from odata_clients.gateways.tasks import TasksGateway
 from odata_clients.models import ConfirmationRequest, Quantity, Task, TaskDecision
 from runtime.user_assertion import UserAssertionSigner, UserAssertionUnavailable
@@ -258,7 +259,7 @@ def release_order(attempt: Attempt) -> Applied:
     )
     messages = attempt.sap.production_orders.release(order_id)
     return Applied(
-        {"order_id": order_id, "released": True, "messages": [m.text for m in messages]},
+        {"order_id": order_id, "released": True, "messages": messages_result(messages)},
         "; ".join(m.text for m in messages if m.text) or None,
     )
 
@@ -272,7 +273,9 @@ def reschedule(attempt: Attempt) -> Applied:
     now = {"planned_start": order.planned_start, "planned_end": order.planned_end}
     if attempt.retrying and all(now[k] == v for k, v in wanted.items()):
         # Our PATCH changed the ETag: re-sending the user's If-Match would be a false 412.
-        return Applied({"order_id": order_id, **now}, "rescheduled by an earlier attempt", earlier=True)
+        after = attempt.sap.production_orders.get(order_id, with_status=False)
+        result = {"order_id": order_id, **now, "operations": operation_dates(after)}
+        return Applied(result, "rescheduled by an earlier attempt", earlier=True)
     if not attempt.command.if_match:
         raise Ending(Status.REJECTED, "precondition_required", "reschedule needs the ETag the user saw (If-Match)")
     attempt.write(
@@ -286,7 +289,9 @@ def reschedule(attempt: Attempt) -> Applied:
         }
     )
     attempt.sap.production_orders.reschedule(order_id, etag=attempt.command.if_match, **wanted)
-    return Applied({"order_id": order_id, **wanted})
+    # SAP schedules the operations anew: the plant manager sees where they landed.
+    after = attempt.sap.production_orders.get(order_id, with_status=False)
+    return Applied({"order_id": order_id, **wanted, "operations": operation_dates(after)})
 
 
 # -- confirmations (technical user, on behalf of the supervisor) -----------------------------------
@@ -330,6 +335,7 @@ def confirm(attempt: Attempt) -> Applied:
         work_center=operation.work_center,
         plant=operation.plant,
         external_id=command.id,
+        variance_reason=p.get("scrap_reason", ""),
     )
     attempt.write(
         {
@@ -340,6 +346,42 @@ def confirm(attempt: Attempt) -> Applied:
         }
     )
     return Applied(_confirmation_result(attempt.sap.confirmations.create(request)))
+
+
+def cancel_confirmation(attempt: Attempt) -> Applied:
+    """CancelProdnOrdConf: SAP posts a reversal; the operation's confirmed quantities go back."""
+    p, command = attempt.payload, attempt.command
+    group, count = p["confirmation_group"], p["confirmation_count"]
+    original = attempt.sap.confirmations.get(group, count)
+    snapshot.check_work_center(command.attributes, original.plant, original.work_center)
+    if attempt.retrying:  # as for a confirmation: the reversal carries our command id
+        earlier = attempt.sap.confirmations.find_by_external_id(command.id)
+        if earlier is not None:
+            return Applied(_cancellation_result(earlier, p), "cancelled by an earlier attempt", earlier=True)
+    if original.is_reversal:
+        raise Ending(Status.REJECTED, "not_cancellable", f"confirmation {group}-{count} is itself a cancellation")
+    if original.is_reversed:
+        raise Ending(Status.CONFLICT, "already_cancelled", f"confirmation {group}-{count} is cancelled already")
+    attempt.write(
+        {
+            "service": "API_PROD_ORDER_CONFIRMATION_2_SRV",
+            "function": "CancelProdnOrdConf",
+            "params": {
+                "ConfirmationGroup": group,
+                "ConfirmationCount": count,
+                "ExternalSystemConfirmation": command.id,
+            },
+            "on_behalf_of": command.requested_by,
+        }
+    )
+    reversal = attempt.sap.confirmations.cancel(group, count, text=p.get("text", ""), external_id=command.id)
+    return Applied(_cancellation_result(reversal, p))
+
+
+def _cancellation_result(reversal: Any, payload: Mapping[str, Any]) -> dict[str, Any]:
+    return _confirmation_result(reversal) | {
+        "cancelled": f"{payload['confirmation_group']}-{payload['confirmation_count']}"
+    }
 
 
 def _confirmation_result(confirmation: Any) -> dict[str, Any]:
@@ -360,6 +402,7 @@ HANDLERS: Mapping[CommandType, Callable[[Attempt], Applied]] = {
     CommandType.ORDER_RELEASE: release_order,
     CommandType.ORDER_RESCHEDULE: reschedule,
     CommandType.OPERATION_CONFIRM: confirm,
+    CommandType.CONFIRMATION_CANCEL: cancel_confirmation,
 }
 assert set(HANDLERS) == set(CommandType)
 assert USER_COMMANDS <= set(HANDLERS)

@@ -22,6 +22,7 @@ REQUIRED_ROLE: Mapping[CommandType, Role] = {
     CommandType.ORDER_RELEASE: Role.PLANT_MANAGER,
     CommandType.ORDER_RESCHEDULE: Role.PLANT_MANAGER,
     CommandType.OPERATION_CONFIRM: Role.SUPERVISOR,
+    CommandType.CONFIRMATION_CANCEL: Role.SUPERVISOR,
 }
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 import random
 from dataclasses import dataclass, field
 
-from mock_sap.data.catalog import DEPUTY, EXECUTIVES, MATERIALS, PLANTS, USER_NAMES
+from mock_sap.data.catalog import DEPUTY, EXECUTIVES, MATERIALS, PLANTS, USER_NAMES, Plant
 from mock_sap.data.production import DAY_MS, _Writer
 from mock_sap.edm import EntityType, ms_from_date
 
@@ -40,6 +40,22 @@ SERVICE_ITEMS = (
 REQUESTERS = (("REQ_DAVID", "David Moreau"), ("PM_1010", "Petra Lange"), ("PM_1710", "Sam Rivera"))
 LEAVE_PEOPLE = ("Jonas Weber", "Mia Schulz", "Lena Fischer", "Tom Becker", "Ava Martin", "Noah Klein")
 TRAVEL_TRIPS = ("Customer visit Lyon", "Trade fair Hannover", "Supplier audit Shenzhen", "Plant visit Palo Alto")
+
+# What a text item is charged to (AccountAssignmentCategory): services to a project (P, a WBS element), other
+# consumables to the requester's cost centre (K); stock materials carry none. G/L account by material group.
+PROJECT_GROUPS = ("SERVICES",)
+GL_ACCOUNTS = {
+    "IT-HW": "0061008000",
+    "SAFETY": "0061002000",
+    "SERVICES": "0063003000",
+    "RENTAL": "0063004000",
+    "FURNITURE": "0061001000",
+    "MRO": "0061003000",
+}
+CONTROLLING_AREA = "A000"
+# Business object types of the objects attached to tasks (TaskObjects).
+PR_OBJECT_TYPE = "BUS2105"  # purchase requisition
+TRIP_OBJECT_TYPE = "BUS2089"  # employee trip
 
 
 # A task's workflow log as SAP's work item history words it; every event is complete when logged.
@@ -94,7 +110,11 @@ class ApprovalSeed:
     attributes: list[tuple[object, ...]] = field(default_factory=list)
     descriptions: list[tuple[object, ...]] = field(default_factory=list)
     logs: list[tuple[object, ...]] = field(default_factory=list)
+    account_assignments: list[tuple[object, ...]] = field(default_factory=list)
+    task_objects: list[tuple[object, ...]] = field(default_factory=list)
     owners: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Tasks that users receive as substitutes of the task's first owner.
+    substitutes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     comment_on_reject: set[str] = field(default_factory=set)
     task_requisition: dict[str, str] = field(default_factory=dict)
 
@@ -109,6 +129,8 @@ def generate_approvals(
     attribute_type: EntityType,
     description_type: EntityType,
     log_type: EntityType,
+    account_assignment_type: EntityType,
+    task_object_type: EntityType,
 ) -> ApprovalSeed:
     rng = random.Random(seed + 7)
     ref_ms = ms_from_date(reference)
@@ -116,6 +138,7 @@ def generate_approvals(
     hw, iw, tw = _Writer(header_type), _Writer(item_type), _Writer(task_type)
     dw, aw, sw = _Writer(definition_type), _Writer(attribute_type), _Writer(description_type)
     lw = _Writer(log_type)
+    cw, ow = _Writer(account_assignment_type), _Writer(task_object_type)
     for definition_id, (name, category) in TASK_DEFINITIONS.items():
         out.definitions.append(
             dw.row(SAP__Origin=ORIGIN, TaskDefinitionID=definition_id, TaskName=name, Category=category)
@@ -129,7 +152,8 @@ def generate_approvals(
         pr_counter += 1
         number = f"{10000100 + pr_counter:010d}"
         plant = PLANTS[rng.randrange(len(PLANTS))]
-        requester, requester_name = REQUESTERS[rng.randrange(len(REQUESTERS))]
+        requester_index = rng.randrange(len(REQUESTERS))
+        requester, requester_name = REQUESTERS[requester_index]
         created = ref_ms - rng.randint(1, 20) * DAY_MS
         total = 0
         item_count = rng.randint(1, 4)
@@ -151,14 +175,19 @@ def generate_approvals(
             quantity = rng.choice((1, 2, 5, 10, 20)) * 1000
             amount = quantity * price // 1000
             total += amount
+            item = f"{(n + 1) * 10:05d}"
+            # Derived, not drawn: the seed's sequence for the data after it stays put.
+            category = "" if material else "P" if group in PROJECT_GROUPS else "K"
+            if category:
+                charge(number, item, category, plant, requester_index, group, unit, quantity, amount)
             out.items.append(
                 iw.row(
                     PurchaseRequisition=number,
-                    PurchaseRequisitionItem=f"{(n + 1) * 10:05d}",
+                    PurchaseRequisitionItem=item,
                     PurReqnReleaseStatus=PR_RELEASED if released else PR_AWAITING_RELEASE,
                     PurchaseRequisitionType="NB",
                     PurchaseRequisitionItemText=text[:40],
-                    AccountAssignmentCategory="" if material else "K",
+                    AccountAssignmentCategory=category,
                     Material=material,
                     MaterialGroup=group,
                     RequestedQuantity=quantity,
@@ -174,6 +203,8 @@ def generate_approvals(
                     CreationDate=created,
                     ProcessingStatus="N",
                     Supplier=f"{17300001 + rng.randrange(8):010d}" if rng.random() < 0.5 else "",
+                    # A stock material comes from its source of supply (an info record's supplier).
+                    FixedSupplier=f"{17300001 + (pr_counter + n) % 8:010d}" if material else "",
                     RequisitionerName=requester_name[:12],
                     CreatedByUser=requester,
                     PurReqCreationDate=created,
@@ -186,6 +217,41 @@ def generate_approvals(
                 )
             )
         return number, total, plant.currency, requester_name
+
+    def charge(
+        number: str,
+        item: str,
+        category: str,
+        plant: Plant,
+        requester_index: int,
+        group: str,
+        unit: str,
+        quantity: int,
+        amount: int,
+    ) -> None:
+        """The item's accounting lines: a large cost-centre item is split 60/40 over two cost centres."""
+        shares = (600, 400) if category == "K" and quantity >= 10_000 else (1000,)
+        for line, share in enumerate(shares, start=1):
+            centre = f"{plant.code}{1101 + (requester_index + line - 1) % len(REQUESTERS)}"
+            out.account_assignments.append(
+                cw.row(
+                    PurchaseRequisition=number,
+                    PurchaseRequisitionItem=item,
+                    PurchaseReqnAcctAssgmtNumber=f"{line:02d}",
+                    CostCenter=centre if category == "K" else "",
+                    WBSElement=f"PRJ-{plant.code}-SVC-01" if category == "P" else "",
+                    GLAccount=GL_ACCOUNTS.get(group, "0061000000"),
+                    BaseUnit=unit,
+                    Quantity=quantity * share // 1000,
+                    # Decimal(3,1) as tenths: 600 is 60.0 %; a single line is not distributed (0).
+                    MultipleAcctAssgmtDistrPercent=share if len(shares) > 1 else 0,
+                    PurReqnItemCurrency=plant.currency,
+                    PurReqnNetAmount=amount * share // 1000,
+                    IsDeleted="",
+                    ControllingArea=CONTROLLING_AREA,
+                    ProfitCenter=f"YB{plant.code}",
+                )
+            )
 
     def new_task(
         definition: str, title: str, owners: tuple[str, ...], description: str, created_by: tuple[str, str]
@@ -243,7 +309,7 @@ def generate_approvals(
         out.owners[instance] = owners
         return instance
 
-    def pr_task(owners: tuple[str, ...]) -> None:
+    def pr_task(owners: tuple[str, ...]) -> str:
         number, total, currency, requester = new_requisition(released=False)
         amount = f"{total // 1000:,}.{(total % 1000) // 10:02d}"
         instance = new_task(
@@ -261,8 +327,18 @@ def generate_approvals(
             ("Requisitioner", requester),
         ):
             out.attributes.append(aw.row(SAP__Origin=ORIGIN, InstanceID=instance, Name=name, Value=value))
+        out.task_objects.append(
+            ow.row(
+                SAP__Origin=ORIGIN,
+                InstanceID=instance,
+                ObjectID=number,
+                Type=PR_OBJECT_TYPE,
+                Label=f"Purchase Requisition {number.lstrip('0')}",
+            )
+        )
         if total >= 5_000_000 or rng.random() < 0.3:
             out.comment_on_reject.add(instance)
+        return instance
 
     for executive in EXECUTIVES:
         for _ in range(10):
@@ -280,17 +356,22 @@ def generate_approvals(
             out.comment_on_reject.add(instance)
         for _ in range(2):
             trip = TRAVEL_TRIPS[rng.randrange(len(TRAVEL_TRIPS))]
-            new_task(
+            instance = new_task(
                 TRAVEL_REQUEST,
                 f"Travel request: {trip}",
                 (executive,),
                 f"Approve the travel request '{trip}'.",
                 ("REQ_DAVID", "David Moreau"),
             )
+            trip_number = f"{4711000 + task_counter:010d}"
+            out.task_objects.append(
+                ow.row(SAP__Origin=ORIGIN, InstanceID=instance, ObjectID=trip_number, Type=TRIP_OBJECT_TYPE, Label=trip)
+            )
     # Tasks that two executives may both process: whoever decides first wins (a co-approver conflict).
     # The deputy shares one task with each executive, so the executives' own inboxes stay disjoint.
+    # The deputy receives them as the executive's substitute (SubstitutedUserName in the deputy's inbox).
     for executive in EXECUTIVES:
-        pr_task((executive, DEPUTY))
+        out.substitutes[pr_task((executive, DEPUTY))] = (DEPUTY,)
     # Requisitions already released earlier (no open task): history for the PR lists.
     for _ in range(10):
         new_requisition(released=True)

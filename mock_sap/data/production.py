@@ -5,12 +5,20 @@ from __future__ import annotations
 import datetime as dt
 import random
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mock_sap.data.catalog import MATERIALS, OPERATION_TEXTS, PLANTS, UNITS
 from mock_sap.edm import EntityType, ms_from_date
 
 DAY_MS = 86_400_000
+# Reasons for variance (SAP Customizing OPK5, table TRUG/TRUGT), the same in every plant of the mock. SAP
+# publishes no OData API for them; a confirmation's VarianceReasonCode must be one of them.
+VARIANCE_REASONS = {
+    "0001": "Machine malfunction",
+    "0002": "Material defect",
+    "0003": "Operating error",
+    "0004": "Setup scrap",
+}
 FIRST_ORDER = 1_000_000
 
 # Order life-cycle states and their share of the seed.
@@ -25,11 +33,27 @@ STATE_WEIGHTS = (
 )
 
 
+# Components an order consumes: material, BOM item text, base unit, quantity per piece of the order (x1000).
+COMPONENT_MATERIALS = (
+    ("RM-STEEL-02", "Steel sheet 2 mm", "KG", 1500),
+    ("RM-BOLT-M8", "Hex bolt M8x30", "PC", 8000),
+    ("RM-BEARING-62", "Ball bearing 6204", "PC", 2000),
+    ("RM-GASKET-40", "Gasket DN40", "PC", 1000),
+    ("RM-CABLE-15", "Cable 1.5 mm2", "M", 3000),
+    ("RM-PAINT-07", "Powder paint RAL 7035", "KG", 250),
+    ("RM-PCB-100", "Controller board", "PC", 1000),
+    ("SG-SHAFT-40", "Drive shaft, milled", "PC", 1000),
+)
+# Of the components still to be issued, the share whose availability check confirmed less than is needed.
+MISSING_SHARE = 0.05
+
+
 @dataclass
 class ProductionSeed:
     orders: list[tuple[object, ...]]
     operations: list[tuple[object, ...]]
     confirmations: list[tuple[object, ...]]
+    components: list[tuple[object, ...]] = field(default_factory=list)
 
 
 def order_number(i: int) -> str:
@@ -68,8 +92,14 @@ def generate_production(
     order_type: EntityType,
     operation_type: EntityType,
     confirmation_type: EntityType,
+    component_type: EntityType | None = None,
 ) -> ProductionSeed:
     rng = random.Random(seed)
+    # Components draw from their own generator, so the orders, operations and confirmations of a seed stay
+    # what they were before components existed.
+    component_rng = random.Random(f"components-{seed}")
+    comp_w = _Writer(component_type) if component_type is not None else None
+    components: list[tuple[object, ...]] = []
     ref_ms = ms_from_date(reference)
     orders_w, ops_w, conf_w = _Writer(order_type), _Writer(operation_type), _Writer(confirmation_type)
     states = [state for state, weight in STATE_WEIGHTS for _ in range(weight)]
@@ -231,4 +261,71 @@ def generate_production(
                 MfgOrderConfirmedYieldQty=order_yield,
             )
         )
-    return ProductionSeed(orders, operations, confirmations)
+        if comp_w is not None:
+            components += _components(
+                comp_w, component_rng, number, routing, plant.code, state, quantity, start, last_change
+            )
+    return ProductionSeed(orders, operations, confirmations, components)
+
+
+def _components(
+    writer: _Writer,
+    rng: random.Random,
+    number: str,
+    routing: str,
+    plant: str,
+    state: int,
+    quantity: int,
+    start: int,
+    last_change: str,
+) -> list[tuple[object, ...]]:
+    """An order's reservation items: what it needs, what was issued, what the availability check confirmed.
+
+    Confirmed and completed orders have everything issued; a partially confirmed one half of it. Of what is
+    still to be issued, MISSING_SHARE is short: the check confirmed none, a quarter or half of it.
+    """
+    rows = []
+    picked = rng.sample(range(len(COMPONENT_MATERIALS)), rng.randint(2, 4))
+    for n, which in enumerate(picked):
+        material, text, unit, per_piece = COMPONENT_MATERIALS[which]
+        required = quantity * per_piece // 1000
+        if state >= CONFIRMED:
+            withdrawn = required
+        elif state == PARTIALLY_CONFIRMED:
+            withdrawn = required // 2
+        else:
+            withdrawn = 0
+        still_needed = required - withdrawn
+        short = still_needed > 0 and rng.random() < MISSING_SHARE
+        confirmed = still_needed * rng.choice((0, 1, 2)) // 4 if short else still_needed
+        rows.append(
+            writer.row(
+                Reservation=routing,
+                ReservationItem=f"{n + 1:04d}",
+                ReservationRecordType="",
+                Material=material,
+                Plant=plant,
+                ManufacturingOrderCategory="10",
+                ManufacturingOrderType="PP01",
+                ManufacturingOrder=number,
+                ManufacturingOrderSequence="0",
+                ManufacturingOrderOperation="0010",
+                ProductionPlant=plant,
+                OrderInternalBillOfOperations=routing,
+                MatlCompRequirementDate=start,
+                MatlCompRequirementTime=8 * 3600,
+                ReservationIsFinallyIssued=state >= CONFIRMED,
+                MatlCompIsMarkedForDeletion=False,
+                MatlCompIsMarkedForBackflush=material.startswith("RM-BOLT"),
+                BOMItemDescription=text,
+                StorageLocation="0001",
+                BaseUnit=unit,
+                BaseUnitISOCode=UNITS[unit],
+                BaseUnitSAPCode=unit,
+                RequiredQuantity=required,
+                WithdrawnQuantity=withdrawn,
+                ConfirmedAvailableQuantity=confirmed,
+                LastChangeDateTime=last_change,
+            )
+        )
+    return rows

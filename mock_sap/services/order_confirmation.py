@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from mock_sap.data.production import FIRST_ORDER, confirmation_group
+from mock_sap import language
+from mock_sap.data.production import FIRST_ORDER, VARIANCE_REASONS, confirmation_group
 from mock_sap.edm import FunctionImport
-from mock_sap.errors import ServiceInfo, bad_request, business_error
+from mock_sap.errors import ServiceInfo, bad_request, business_error, sap_error
 from mock_sap.services.base import Context, FunctionResult, Service, last_change_stamp
 from mock_sap.services.confirmation_model import CONFIRMATION, MATERIAL_DOCUMENT_ITEM, MODEL
 from mock_sap.services.production_order import ProductionOrderService
@@ -53,23 +54,30 @@ class OrderConfirmationService(Service):
         p = self._p
         number = order[self._o["ManufacturingOrder"]]
         if not operation:
-            raise business_error("RU/012", "Enter an operation number", target="OrderOperation")
+            raise sap_error("RU/012", target="OrderOperation")
         for n, op in enumerate(self.production.operations_of(order)):
             if op[p["ManufacturingOrderOperation"]] == operation and (
                 not sequence or op[p["ManufacturingOrderSequence"]] == sequence
             ):
                 return n, op
-        raise business_error(
-            "RU/201", f"Operation {operation} does not exist in order {number}", target="OrderOperation"
-        )
+        raise sap_error("RU/201", operation, number, target="OrderOperation")
 
     def _order(self, number: object) -> Row:
         if not number:
-            raise business_error("RU/011", "Enter an order number", target="OrderID")
+            raise sap_error("RU/011", target="OrderID")
         order = self.production.orders.get((number,))
         if order is None:
-            raise business_error("RU/101", f"Order {number} does not exist", target="OrderID")
+            raise sap_error("RU/101", number, target="OrderID")
         return order
+
+    def _has_final_confirmation(self, order: Row, op: Row) -> bool:
+        """Whether a final confirmation of the operation is neither cancelled nor a cancellation."""
+        c, o, p = self._c, self._o, self._p
+        return any(
+            row[c["IsFinalConfirmation"]] and not row[c["IsReversed"]] and not row[c["IsReversal"]]
+            for row in self.confirmations.lookup("OrderID", order[o["ManufacturingOrder"]]) or []
+            if row[c["OrderOperation"]] == op[p["ManufacturingOrderOperation"]]
+        )
 
     def _next_count(self, group: str) -> str:
         counts = [
@@ -82,8 +90,8 @@ class OrderConfirmationService(Service):
         """Move the operation's and order's confirmed yield and status flags by `delta`."""
         p, o = self._p, self._o
         total = max(0, int(op[p["OpTotalConfirmedYieldQty"]] or 0) + delta)  # type: ignore[call-overload]
-        if final is None:  # a cancellation: derive the flags again from the quantity
-            confirmed = op[p["OperationIsConfirmed"]] == "X" and total > 0
+        if final is None:  # a cancellation: final again only if a final confirmation still stands
+            confirmed = self._has_final_confirmation(order, op)
         else:
             confirmed = final or op[p["OperationIsConfirmed"]] == "X"
         changes: dict[str, object] = {
@@ -126,29 +134,33 @@ class OrderConfirmationService(Service):
         n, op = self._operation(order, values.get("OrderOperation"), values.get("Sequence"))
         operation = op[p["ManufacturingOrderOperation"]]
         if order[o["OrderIsTechnicallyCompleted"]] == "X" or order[o["OrderIsClosed"]] == "X":
-            raise business_error("RU/155", f"Order {number} is technically completed; no confirmation possible")
+            raise sap_error("RU/155", number)
         if op[p["OperationIsReleased"]] != "X":
-            raise business_error(
-                "RU/150", f"Operation {operation} of order {number} is not released", target="OrderOperation"
-            )
+            raise sap_error("RU/150", operation, number, target="OrderOperation")
         if op[p["OperationIsConfirmed"]] == "X":
-            raise business_error("RU/507", f"Operation {operation} of order {number} is already finally confirmed")
+            raise sap_error("RU/507", operation, number)
         quantities = {
             name: int(values.get(name) or 0)  # type: ignore[call-overload]
             for name in ("ConfirmationYieldQuantity", "ConfirmationScrapQuantity", "ConfirmationReworkQuantity")
         }
         if any(q < 0 for q in quantities.values()):
-            raise business_error("RU/036", "Quantities must not be negative")
+            raise sap_error("RU/036")
+        reason = values.get("VarianceReasonCode")
+        if reason and reason not in VARIANCE_REASONS:
+            plant = values.get("Plant") or op[p["ProductionPlant"]]
+            raise business_error(  # message number not verified against SAP (no source at hand)
+                "RU/340", f"Reason for variance {reason} is not defined for plant {plant}", target="VarianceReasonCode"
+            )
         unit = values.get("ConfirmationUnit") or op[p["OperationUnit"]]
         if unit != op[p["OperationUnit"]]:
-            raise business_error("RU/022", f"Unit {unit} cannot be converted into {op[p['OperationUnit']]}")
+            raise sap_error("RU/022", unit, op[p["OperationUnit"]])
         planned = int(op[p["OpPlannedTotalQuantity"]] or 0)  # type: ignore[call-overload]
         confirmed = int(op[p["OpTotalConfirmedYieldQty"]] or 0)  # type: ignore[call-overload]
         if planned and confirmed + quantities["ConfirmationYieldQuantity"] > planned:
             # SAP's overdelivery check: a warning (tolerance not set), the posting still goes through.
             ctx.message(
                 "RU/505",
-                f"Confirmed yield exceeds the operation quantity of order {number} operation {operation}",
+                language.text("RU/505", number, operation),
                 "warning",
             )
         final = bool(values.get("IsFinalConfirmation")) or values.get("FinalConfirmationType") in ("X", "1")
@@ -195,7 +207,7 @@ class OrderConfirmationService(Service):
                 },
             )
         self._apply_quantity(order, op, quantities["ConfirmationYieldQuantity"], final, ctx)
-        ctx.message("RU/100", f"Confirmation of order {number} saved", "success")
+        ctx.message("RU/100", language.text("RU/100", number), "success")
         return row
 
     # -- function imports ------------------------------------------------------------------
@@ -211,9 +223,9 @@ class OrderConfirmationService(Service):
         key = (params.get("ConfirmationGroup"), params.get("ConfirmationCount"))
         original = self.confirmations.get(key)
         if original is None:
-            raise business_error("RU/140", f"Confirmation {key[0]}/{key[1]} does not exist")
+            raise sap_error("RU/140", key[0], key[1])
         if original[c["IsReversed"]] or original[c["IsReversal"]]:
-            raise business_error("RU/141", f"Confirmation {key[0]}/{key[1]} is already cancelled")
+            raise sap_error("RU/141", key[0], key[1])
         order = self._order(original[c["OrderID"]])
         _, op = self._operation(order, original[c["OrderOperation"]], original[c["Sequence"]])
         self.replace_row(
@@ -234,7 +246,7 @@ class OrderConfirmationService(Service):
         )
         reversal = self.insert_row(CONFIRMATION, values)
         self._apply_quantity(order, op, -int(original[c["ConfirmationYieldQuantity"]] or 0), None, ctx)  # type: ignore[call-overload]
-        ctx.message("RU/110", f"Confirmation {group} cancelled", "success")
+        ctx.message("RU/110", language.text("RU/110", group), "success")
         return reversal
 
     def proposal(self, params: dict[str, object], ctx: Context) -> dict[str, object]:

@@ -4,25 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from mock_sap import language
 from mock_sap.edm import FunctionImport
-from mock_sap.errors import ODataError, ServiceInfo, bad_request, business_error
+from mock_sap.errors import ODataError, ServiceInfo, bad_request, sap_error
 from mock_sap.services.base import Context, FunctionResult, Service, last_change_stamp
-from mock_sap.services.production_order_model import MODEL, OPERATION, ORDER, STATUS, STATUS_TYPE
+from mock_sap.services.production_order_model import COMPONENT, MODEL, OPERATION, ORDER, STATUS, STATUS_TYPE
 from mock_sap.store import Row, Store, Table
 
-# (flag on the order, system status code, short name, name), in the order SAP lists them.
+# (flag on the order, system status code), in the order SAP lists them; their names are in data/texts.py.
 SYSTEM_STATUSES = (
-    ("OrderIsCreated", "I0001", "CRTD", "Created"),
-    ("OrderIsPartiallyReleased", "I0042", "PREL", "Partially released"),
-    ("OrderIsReleased", "I0002", "REL", "Released"),
-    ("OrderIsPrinted", "I0007", "PRT", "Printed"),
-    ("OrderIsPartiallyConfirmed", "I0010", "PCNF", "Partially confirmed"),
-    ("OrderIsConfirmed", "I0009", "CNF", "Confirmed"),
-    ("OrderIsDelivered", "I0012", "DLV", "Delivered"),
-    ("OrderIsTechnicallyCompleted", "I0045", "TECO", "Technically completed"),
-    ("OrderIsLocked", "I0043", "LKD", "Locked"),
+    ("OrderIsCreated", "I0001"),
+    ("OrderIsPartiallyReleased", "I0042"),
+    ("OrderIsReleased", "I0002"),
+    ("OrderIsPrinted", "I0007"),
+    ("OrderIsPartiallyConfirmed", "I0010"),
+    ("OrderIsConfirmed", "I0009"),
+    ("OrderIsDelivered", "I0012"),
+    ("OrderIsTechnicallyCompleted", "I0045"),
+    ("OrderIsLocked", "I0043"),
 )
-ALWAYS = (("I0016", "PRC", "Pre-costed"), ("I0028", "SETC", "Settlement rule created"))
+ALWAYS = ("I0016", "I0028")  # pre-costed, settlement rule created
 
 OPERATION_CHANGEABLE = frozenset(
     {
@@ -69,6 +70,11 @@ def _schedule_shift(applied: dict[str, object], old_start: object, old_end: obje
     return 0
 
 
+def _scaled(value: object) -> int:
+    """A stored Edm.Decimal (an int scaled by 10**Scale); ABAP's initial value 0 for none."""
+    return value if isinstance(value, int) else 0
+
+
 def function_message(kind: str, message_class: str, number: str, text: str, *variables: str) -> dict[str, object]:
     values: dict[str, object] = {
         "SystemMessageType": kind,
@@ -87,9 +93,13 @@ class ProductionOrderService(Service):
     model = MODEL
     info = ServiceInfo("API_PRODUCTION_ORDER_2_SRV", "PP-SFC-EXE-CNF")
 
-    def __init__(self, store: Store, orders: Table, operations: Table) -> None:
+    def __init__(self, store: Store, orders: Table, operations: Table, components: Table | None = None) -> None:
         super().__init__(store)
         self.tables = {ORDER: orders, OPERATION: operations}
+        # The seed's component table unless one is given (a store without one serves no components).
+        self.components = components if components is not None else store.tables.get(COMPONENT)
+        if self.components is not None:
+            self.tables[COMPONENT] = self.components
         self.orders, self.operations = orders, operations
         self._order = orders.entity_type.index
         self._op = operations.entity_type.index
@@ -97,14 +107,10 @@ class ProductionOrderService(Service):
 
     # -- statuses are derived from the order's flags, so they can never disagree with them ------
     def statuses(self, order: Row) -> list[Row]:
+        """The order's system statuses, named in the request's logon language."""
         number = order[self._order["ManufacturingOrder"]]
-        rows: list[Row] = []
-        for flag_name, code, short, text in SYSTEM_STATUSES:
-            if order[self._order[flag_name]] == "X":
-                rows.append((number, code, False, short, text))
-        for code, short, text in ALWAYS:
-            rows.append((number, code, False, short, text))
-        return rows
+        codes = [code for flag_name, code in SYSTEM_STATUSES if order[self._order[flag_name]] == "X"]
+        return [(number, code, False, *language.status_text(code)) for code in (*codes, *ALWAYS)]
 
     def collection(self, set_name: str, ctx: Context) -> Sequence[Row]:
         if set_name == STATUS:
@@ -134,8 +140,30 @@ class ProductionOrderService(Service):
     def order(self, number: object) -> Row:
         row = self.orders.get((number,))
         if row is None:
-            raise business_error("CO/004", f"Order {number} does not exist", status=404)
+            raise sap_error("CO/004", number, status=404)
         return row
+
+    def missing_components(self, order: Row, operation: object = None) -> list[Row]:
+        """Components (of `operation`, or all) the last availability check could not fully confirm.
+
+        Still needed (not finally issued, not deleted, more required than withdrawn) and confirmed for less than
+        the quantity still to be issued: what SAP's missing parts list shows. The API has no missing-part flag;
+        this is the same reading of the component's ATP result a client can do.
+        """
+        if self.components is None:
+            return []
+        c = self.components.entity_type.index
+        rows = self.components.lookup("ManufacturingOrder", order[self._order["ManufacturingOrder"]]) or []
+        missing = []
+        for row in rows:
+            if row[c["ReservationIsFinallyIssued"]] or row[c["MatlCompIsMarkedForDeletion"]]:
+                continue
+            if operation is not None and row[c["ManufacturingOrderOperation"]] != operation:
+                continue
+            still_needed = _scaled(row[c["RequiredQuantity"]]) - _scaled(row[c["WithdrawnQuantity"]])
+            if still_needed > 0 and _scaled(row[c["ConfirmedAvailableQuantity"]]) < still_needed:
+                missing.append(row)
+        return missing
 
     def operations_of(self, order: Row) -> list[Row]:
         return self.operations.lookup("ManufacturingOrder", order[self._order["ManufacturingOrder"]]) or []
@@ -149,7 +177,7 @@ class ProductionOrderService(Service):
         o = self._order
         number = row[o["ManufacturingOrder"]]
         if row[o["OrderIsTechnicallyCompleted"]] == "X" or row[o["OrderIsClosed"]] == "X":
-            raise business_error("CO/208", f"Order {number} is technically completed and cannot be changed")
+            raise sap_error("CO/208", number)
         applied = {name: value for name, value in changes.items() if name in RESCHEDULABLE}
         old_start, old_end = row[o["MfgOrderPlannedStartDate"]], row[o["MfgOrderPlannedEndDate"]]
         shift = _schedule_shift(applied, old_start, old_end)
@@ -165,10 +193,10 @@ class ProductionOrderService(Service):
         start = applied.get("MfgOrderPlannedStartDate", old_start)
         end = applied.get("MfgOrderPlannedEndDate", old_end)
         if isinstance(start, int) and isinstance(end, int) and start > end:
-            raise business_error("CO/079", "Start date is after the finish date; correct the dates")
+            raise sap_error("CO/079")
         quantity = applied.get("TotalQuantity")
         if isinstance(quantity, int) and quantity <= 0:
-            raise business_error("CO/011", "Enter a quantity greater than zero")
+            raise sap_error("CO/011")
         if "MfgOrderPlannedStartDate" in applied:
             applied["MfgOrderScheduledStartDate"] = applied["MfgOrderPlannedStartDate"]
         if "MfgOrderPlannedEndDate" in applied:
@@ -178,7 +206,7 @@ class ProductionOrderService(Service):
         if shift or isinstance(quantity, int):
             for op in self.operations_of(row):
                 self._follow_order(op, shift, quantity if isinstance(quantity, int) else None, ctx)
-        ctx.message("CO/100", f"Order {number} saved", "success")
+        ctx.message("CO/100", language.text("CO/100", number), "success")
         return new
 
     def _follow_order(self, op: Row, shift: int, quantity: int | None, ctx: Context) -> None:
@@ -200,10 +228,10 @@ class ProductionOrderService(Service):
         if "WorkCenter" in applied:
             plant = str(row[p["ProductionPlant"]])
             if not str(applied["WorkCenter"]).endswith(plant):
-                raise business_error("CR/020", f"Work center {applied['WorkCenter']} does not exist in plant {plant}")
+                raise sap_error("CR/020", applied["WorkCenter"], plant)
         applied["LastChangeDateTime"] = last_change_stamp(ctx.now, row[p["LastChangeDateTime"]])
         new = self.replace_row(OPERATION, row, **applied)
-        ctx.message("CO/100", f"Operation {row[p['ManufacturingOrderOperation']]} saved", "success")
+        ctx.message("CO/100", language.text("CO/100#operation", row[p["ManufacturingOrderOperation"]]), "success")
         return new
 
     def call(self, function: FunctionImport, params: dict[str, object], ctx: Context) -> FunctionResult:
@@ -224,19 +252,27 @@ class ProductionOrderService(Service):
         o, p = self._order, self._op
         number = str(order[o["ManufacturingOrder"]])
         if order[o["OrderIsTechnicallyCompleted"]] == "X" or order[o["OrderIsClosed"]] == "X":
-            raise business_error("CO/208", f"Order {number} is technically completed; release is not allowed")
+            raise sap_error("CO/208#release", number)
         if order[o["OrderIsMarkedForDeletion"]] == "X":
-            raise business_error("CO/209", f"Order {number} is flagged for deletion; release is not allowed")
+            raise sap_error("CO/209", number)
         operations = self.operations_of(order)
         if operation is not None:
             targets = [op for op in operations if op[p["ManufacturingOrderOperation"]] == operation]
             if not targets:
-                raise business_error("CO/041", f"Operation {operation} does not exist in order {number}")
+                raise sap_error("CO/041", operation, number)
         else:
             targets = operations
         if order[o["OrderIsReleased"]] == "X" or all(op[p["OperationIsReleased"]] == "X" for op in targets):
-            what = f"Operation {operation} of order {number}" if operation is not None else f"Order {number}"
-            raise business_error("CO/093", f"{what} is already released")
+            if operation is not None:
+                raise sap_error("CO/093#operation-already", operation, number)
+            raise sap_error("CO/093#already", number)
+        # The availability check at release, with the Customizing "release even if parts are missing" (SAP can
+        # also be set to refuse the release, or to let the user decide): SAP releases and warns, warning first.
+        missing = self.missing_components(order, operation)
+        if missing:
+            c = self.components.entity_type.index  # type: ignore[union-attr]
+            materials = ", ".join(sorted({str(row[c["Material"]]) for row in missing}))
+            ctx.message("CO/263", language.text("CO/263", number, len(missing), materials[:50]), "warning")
         for op in targets:
             self.replace_row(
                 OPERATION,
@@ -256,10 +292,10 @@ class ProductionOrderService(Service):
             LastChangeDateTime=last_change_stamp(ctx.now, order[o["LastChangeDateTime"]]),
         )
         if operation is None:
-            text = f"Order {number} released"
+            text = language.text("CO/093", number)
             ctx.message("CO/093", text)
             return function_message("S", "CO", "093", text, number)
-        text = f"Operation {operation} of order {number} released"
+        text = language.text("CO/094", operation, number)
         ctx.message("CO/094", text)
         return function_message("S", "CO", "094", text, str(operation), number)
 
@@ -267,7 +303,7 @@ class ProductionOrderService(Service):
         o = self._order
         number = str(order[o["ManufacturingOrder"]])
         if order[o["OrderIsTechnicallyCompleted"]] == "X":
-            raise business_error("CO/230", f"Order {number} is already technically completed")
+            raise sap_error("CO/230", number)
         self.replace_row(
             ORDER,
             order,
@@ -276,6 +312,6 @@ class ProductionOrderService(Service):
         )
         for op in self.operations_of(order):
             self.replace_row(OPERATION, op, OperationIsTechlyCompleted="X")
-        text = f"Order {number} technically completed"
+        text = language.text("CO/231", number)
         ctx.message("CO/231", text)
         return function_message("S", "CO", "231", text, number)

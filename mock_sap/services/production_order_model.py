@@ -23,6 +23,9 @@ NS = "API_PRODUCTION_ORDER_2_SRV"
 ORDER = "A_ProductionOrder_2"
 OPERATION = "A_ProductionOrderOperation_2"
 STATUS = "A_ProductionOrderStatus_2"
+# The RAP-based component set (reached from an order over to_ProductionOrderComponentExt4): it carries the result of
+# the availability check per component (ConfirmedAvailableQuantity). The API has no missing-part flag anywhere.
+COMPONENT = "A_ProductionOrderComponent_4"
 
 
 def _unit(name: str, label: str) -> list[Property]:
@@ -102,6 +105,13 @@ ORDER_TYPE = EntityType(
             association="assoc_9DB25913A41F517C778A0056AA33D0B3",
             join=(("ManufacturingOrder", "ManufacturingOrder"),),
         ),
+        NavigationProperty(
+            "to_ProductionOrderComponentExt4",
+            "A_ProductionOrderComponent_4Type",
+            to_many=True,
+            association="assoc_11392B63090B7AA3881D5DF7EAABE964",
+            join=(("ManufacturingOrder", "ManufacturingOrder"),),
+        ),
     ],
 )
 
@@ -179,6 +189,76 @@ STATUS_TYPE = EntityType(
     ],
 )
 
+COMPONENT_TYPE = EntityType(
+    "A_ProductionOrderComponent_4Type",
+    keys=("Reservation", "ReservationItem", "ReservationRecordType"),
+    label="Production Order Components Using RAP BO",
+    properties=[
+        string(
+            "Reservation",
+            10,
+            nullable=False,
+            display_format="NonNegative",
+            label="Reservation",
+            quickinfo="Number of reservation/dependent requirements",
+        ),
+        string("ReservationItem", 4, nullable=False, display_format="NonNegative", label="Reservation Item"),
+        string("ReservationRecordType", 1, nullable=False, display_format="UpperCase", label="Reservation Record Type"),
+        string("Material", 40, display_format="UpperCase", label="Material", quickinfo="Material Number"),
+        string("Plant", 4, display_format="UpperCase", label="Plant"),
+        string(
+            "ManufacturingOrderCategory",
+            2,
+            display_format="NonNegative",
+            label="Order Category",
+            quickinfo="Manufacturing Order Category",
+        ),
+        string(
+            "ManufacturingOrderType",
+            4,
+            display_format="UpperCase",
+            label="Order Type",
+            quickinfo="Manufacturing Order Type",
+        ),
+        string("ManufacturingOrder", 12, display_format="UpperCase", label="Production Order"),
+        string("ManufacturingOrderSequence", 6, display_format="UpperCase", label="Sequence"),
+        string(
+            "ManufacturingOrderOperation",
+            4,
+            display_format="UpperCase",
+            label="Operation or Phase",
+            quickinfo="Operation or Phase Number",
+        ),
+        string("ProductionPlant", 4, display_format="UpperCase", label="Production Plant"),
+        string("OrderInternalBillOfOperations", 10, display_format="NonNegative", label="Order Internal ID"),
+        date("MatlCompRequirementDate", label="Requirement Date", quickinfo="Material Component Requirement Date"),
+        time("MatlCompRequirementTime", label="Requirement Time", quickinfo="Material Component Requirement Time"),
+        boolean("ReservationIsFinallyIssued", label="Final Issue", quickinfo="Final Issue for Reservation"),
+        boolean("MatlCompIsMarkedForDeletion", label="Marked for Deletion"),
+        boolean("MatlCompIsMarkedForBackflush", label="Backflush", quickinfo="Indicator: Backflush"),
+        string("BOMItemDescription", 40, label="BOM Item Text", quickinfo="BOM Item Text (Line 1)"),
+        string("StorageLocation", 4, display_format="UpperCase", label="Storage Location"),
+        string("BaseUnit", 3, label="Base Unit of Measure", semantics="unit-of-measure"),
+        string(
+            "BaseUnitISOCode",
+            3,
+            display_format="UpperCase",
+            label="ISO Code",
+            quickinfo="ISO Code for Unit of Measurement",
+        ),
+        string(
+            "BaseUnitSAPCode",
+            3,
+            label="Internal SAP Code",
+            quickinfo="Unit of Measurement, Internal SAP Code (No Conversion)",
+        ),
+        decimal("RequiredQuantity", 13, 3, unit="BaseUnit", label="Requirement Quantity"),
+        decimal("WithdrawnQuantity", 13, 3, unit="BaseUnit", label="Withdrawn Quantity"),
+        decimal("ConfirmedAvailableQuantity", 15, 3, unit="BaseUnit", label="Available Quantity"),
+        string("LastChangeDateTime", 14, concurrency_fixed=True, semantics="duration"),
+    ],
+)
+
 FUNCTION_MESSAGE = ComplexType(
     "FunctionMessage",
     [
@@ -205,12 +285,13 @@ MODEL = ServiceModel(
     name=NS,
     namespace=NS,
     container=f"{NS}_Entities",
-    entity_types=[ORDER_TYPE, OPERATION_TYPE, STATUS_TYPE],
+    entity_types=[ORDER_TYPE, OPERATION_TYPE, STATUS_TYPE, COMPONENT_TYPE],
     complex_types=[FUNCTION_MESSAGE],
     entity_sets=[
         EntitySet(OPERATION, OPERATION_TYPE.name, creatable=False, deletable=False),
         EntitySet(STATUS, STATUS_TYPE.name, creatable=False, updatable=False, deletable=False),
         EntitySet(ORDER, ORDER_TYPE.name, deletable=False),
+        EntitySet(COMPONENT, COMPONENT_TYPE.name, creatable=False),
     ],
     function_imports=[
         _order_action("ReleaseOrder"),

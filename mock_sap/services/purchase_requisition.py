@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mock_sap.errors import ODataError, ServiceInfo
 from mock_sap.services.base import Context, Service
-from mock_sap.services.purchase_requisition_model import HEADER, ITEM, MODEL
+from mock_sap.services.purchase_requisition_model import ACCOUNT_ASSIGNMENT, HEADER, ITEM, MODEL
 from mock_sap.store import Row, Store, Table
 
 
@@ -16,7 +16,8 @@ class PurchaseRequisitionService(Service):
 
     def __init__(self, store: Store, headers: Table, items: Table) -> None:
         super().__init__(store)
-        self.tables = {HEADER: headers, ITEM: items}
+        # The items' accounting lines come from the store itself: the service is built with headers and items.
+        self.tables = {HEADER: headers, ITEM: items, ACCOUNT_ASSIGNMENT: store[ACCOUNT_ASSIGNMENT]}
 
     def create(
         self, set_name: str, values: dict[str, object], deep: dict[str, list[dict[str, object]]], ctx: Context

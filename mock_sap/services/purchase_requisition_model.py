@@ -17,7 +17,9 @@ from mock_sap.edm import (
 NS = "API_PURCHASEREQ_PROCESS_SRV"
 HEADER = "A_PurchaseRequisitionHeader"
 ITEM = "A_PurchaseRequisitionItem"
+ACCOUNT_ASSIGNMENT = "A_PurReqnAcctAssgmt"
 _ASSOCIATION = "assoc_2E365BBA69BFF1FD6DED4A3FE5FC8879"
+_ACCOUNT_ASSOCIATION = "assoc_DD2D86FAE4190F25D1329F064E7E2F36"
 
 HEADER_TYPE = EntityType(
     "A_PurchaseRequisitionHeaderType",
@@ -70,6 +72,7 @@ ITEM_TYPE = EntityType(
         string("ProcessingStatus", 1, display_format="UpperCase", label="Processing status"),
         string("Supplier", 10, display_format="UpperCase", label="Desired Supplier"),
         string("IsDeleted", 1, display_format="UpperCase", label="Deletion Indicator"),
+        string("FixedSupplier", 10, display_format="UpperCase", label="Fixed Vendor"),
         string("RequisitionerName", 12, label="Requisitioner"),
         string("CreatedByUser", 12, display_format="UpperCase", label="Created By", **_READ_ONLY),
         date("PurReqCreationDate", label="Requisition Date", **_READ_ONLY),
@@ -95,7 +98,54 @@ ITEM_TYPE = EntityType(
             association=_ASSOCIATION,
             join=(("PurchaseRequisition", "PurchaseRequisition"),),
             reverse=True,
-        )
+        ),
+        NavigationProperty(
+            "to_PurchaseReqnAcctAssgmt",
+            "A_PurReqnAcctAssgmtType",
+            to_many=True,
+            association=_ACCOUNT_ASSOCIATION,
+            join=(
+                ("PurchaseRequisition", "PurchaseRequisition"),
+                ("PurchaseRequisitionItem", "PurchaseRequisitionItem"),
+            ),
+        ),
+    ],
+)
+
+# The accounting lines of an item: what it is charged to (cost centre, WBS element, G/L account, ...).
+ACCOUNT_ASSIGNMENT_TYPE = EntityType(
+    "A_PurReqnAcctAssgmtType",
+    keys=("PurchaseRequisition", "PurchaseRequisitionItem", "PurchaseReqnAcctAssgmtNumber"),
+    properties=[
+        string("PurchaseRequisition", 10, nullable=False, display_format="UpperCase", label="Purchase Requisition"),
+        string("PurchaseRequisitionItem", 5, nullable=False, display_format="NonNegative", label="Item of requisition"),
+        string(
+            "PurchaseReqnAcctAssgmtNumber",
+            2,
+            nullable=False,
+            display_format="NonNegative",
+            label="Serial no.acct.assgt",
+        ),
+        string("CostCenter", 10, display_format="UpperCase", label="Cost Center"),
+        string("MasterFixedAsset", 12, display_format="UpperCase", label="Asset"),
+        string("BaseUnit", 3, label="Unit of Measure", semantics="unit-of-measure", **_READ_ONLY),
+        decimal("Quantity", 13, 3, unit="BaseUnit", label="Quantity requested"),
+        decimal("MultipleAcctAssgmtDistrPercent", 3, 1, label="Distribution (%)"),
+        string(
+            "PurReqnItemCurrency",
+            5,
+            display_format="UpperCase",
+            label="Currency",
+            semantics="currency-code",
+            **_READ_ONLY,
+        ),
+        decimal("PurReqnNetAmount", 14, 3, unit="PurReqnItemCurrency", label="Net Order Value"),
+        string("IsDeleted", 1, display_format="UpperCase", label="Deletion Indicator"),
+        string("GLAccount", 10, display_format="UpperCase", label="G/L Account"),
+        string("OrderID", 12, display_format="UpperCase", label="Order"),
+        string("ControllingArea", 4, display_format="UpperCase", label="Controlling Area"),
+        string("ProfitCenter", 10, display_format="UpperCase", label="Profit Center"),
+        string("WBSElement", 24, display_format="UpperCase", label="WBS Element"),
     ],
 )
 
@@ -103,9 +153,10 @@ MODEL = ServiceModel(
     name=NS,
     namespace=NS,
     container=f"{NS}_Entities",
-    entity_types=[HEADER_TYPE, ITEM_TYPE],
+    entity_types=[HEADER_TYPE, ITEM_TYPE, ACCOUNT_ASSIGNMENT_TYPE],
     entity_sets=[
         EntitySet(HEADER, HEADER_TYPE.name, deletable=False),
         EntitySet(ITEM, ITEM_TYPE.name, deletable=False),
+        EntitySet(ACCOUNT_ASSIGNMENT, ACCOUNT_ASSIGNMENT_TYPE.name, deletable=False),
     ],
 )

@@ -26,6 +26,7 @@ from mock_sap.services.taskprocessing_model import (
     DEFINITIONS,
     DESCRIPTIONS,
     MODEL,
+    TASK_OBJECTS,
     TASKS,
     WORKFLOW_LOGS,
 )
@@ -40,6 +41,9 @@ TASK_META_TYPE = EntityType(
         typed("Owners", "Edm.String"),  # a tuple of user names
         typed("CommentOnReject", "Edm.Boolean"),
         string("PurchaseRequisition", 10),
+        # Users who receive the task as substitutes of its first owner (SAP's substitution rules): their inbox
+        # shows it with SubstitutedUserName set to that owner's name; everyone else sees it empty.
+        typed("Substitutes", "Edm.String"),  # a tuple of user names
     ],
 )
 TASK_META = "_TaskMeta"
@@ -51,7 +55,7 @@ DECISIONS = {
 }
 DEFAULT_DECISIONS = [("0001", "Approve", "POSITIVE"), ("0002", "Reject", "NEGATIVE")]
 # Sets whose rows belong to one task (keys start with SAP__Origin, InstanceID): visible with their task.
-PER_TASK_SETS = (ATTRIBUTES, DESCRIPTIONS, WORKFLOW_LOGS)
+PER_TASK_SETS = (ATTRIBUTES, DESCRIPTIONS, WORKFLOW_LOGS, TASK_OBJECTS)
 
 
 class TaskProcessingService(Service):
@@ -68,6 +72,8 @@ class TaskProcessingService(Service):
     def __init__(self, store: Store, tables: dict[str, Table], meta: Table, known_users: set[str]) -> None:
         super().__init__(store)
         self.tables = dict(tables)
+        # Built with the inbox's original tables; the task objects come from the store itself.
+        self.tables.setdefault(TASK_OBJECTS, store[TASK_OBJECTS])
         self.meta = meta
         self.known_users = known_users
         self._t = tables[TASKS].entity_type.index
@@ -89,6 +95,16 @@ class TaskProcessingService(Service):
         # A task reserved by someone else disappears from the other potential owners' inboxes.
         return processor == user or (not processor and user in self._owners(task[t["InstanceID"]]))
 
+    def _as_seen_by(self, task: Row, user: str) -> Row:
+        """The task as `user`'s inbox shows it: SubstitutedUserName names the owner they substitute, if any."""
+        meta = self.meta.get((task[self._t["InstanceID"]],))
+        if meta is None or user not in (meta[self._m["Substitutes"]] or ()):  # type: ignore[operator]
+            return task
+        owners = self._owners(task[self._t["InstanceID"]])
+        seen = list(task)
+        seen[self._t["SubstitutedUserName"]] = user_name(owners[0]) if owners else ""
+        return tuple(seen)
+
     def _sees_task_of(self, row: Row, user: str) -> bool:
         task = self.tables[TASKS].get((row[0], row[1]))
         return task is not None and self._may_see(task, user)
@@ -96,7 +112,7 @@ class TaskProcessingService(Service):
     def collection(self, set_name: str, ctx: Context) -> Sequence[Row]:
         tasks = self.tables[TASKS].rows
         if set_name == TASKS:
-            return [task for task in tasks if self._in_inbox(task, ctx.user)]
+            return [self._as_seen_by(task, ctx.user) for task in tasks if self._in_inbox(task, ctx.user)]
         if set_name in PER_TASK_SETS:
             visible = {task[self._t["InstanceID"]] for task in tasks if self._may_see(task, ctx.user)}
             table = self.tables[set_name]
@@ -122,7 +138,9 @@ class TaskProcessingService(Service):
         row = super().get(set_name, key, ctx)
         if row is None or set_name == DEFINITIONS:
             return row
-        return row if self._sees_task_of(row, ctx.user) else None
+        if not self._sees_task_of(row, ctx.user):
+            return None
+        return self._as_seen_by(row, ctx.user) if set_name == TASKS else row
 
     # -- actions -------------------------------------------------------------------------------
     def _task(self, params: dict[str, object], ctx: Context) -> Row:
@@ -188,13 +206,13 @@ class TaskProcessingService(Service):
                 raise business_error("SWF_RUN_WIM/020", f"User {target or '(empty)'} does not exist")
             meta = self.meta.get((task[t["InstanceID"]],))
             if meta is not None:
-                self.replace_row(TASK_META, meta, Owners=(target,))
+                self.replace_row(TASK_META, meta, Owners=(target,), Substitutes=())
             task = self.replace_row(TASKS, task, Status="READY", Processor="")
             self._log(task, ctx, LOG_FORWARDED.format(name=user_name(ctx.user), target=user_name(target)))
             ctx.message("SWF_RUN_WIM/021", f"Task forwarded to {target}", "success")
         else:
             return super().call(function, params, ctx)
-        return FunctionResult(entity_set=TASKS, rows=[task])
+        return FunctionResult(entity_set=TASKS, rows=[self._as_seen_by(task, ctx.user)])
 
     def decide(self, task: Row, key: str, comments: str, ctx: Context) -> Row:
         t = self._t

@@ -19,6 +19,11 @@ DEFINITIONS = "TaskDefinitionCollection"
 ATTRIBUTES = "CustomAttributeCollection"
 DESCRIPTIONS = "TaskDescriptionCollection"
 WORKFLOW_LOGS = "WorkflowLogCollection"
+# The business objects attached to a task: the Task Gateway's `TaskObjects` navigation (My Inbox's "objects"
+# tab reads `TaskCollection(...)/TaskObjects` and `.../TaskObjects/$count`). The TCM sibling EDMX has no such
+# type; its properties here are what My Inbox binds (`Label`, with ObjectID and Type) and are not verified
+# against a TASKPROCESSING $metadata.
+TASK_OBJECTS = "TaskObjectCollection"
 
 
 def _p(name: str, edm_type: str = "Edm.String", nullable: bool = True, **kw: object) -> Property:
@@ -95,6 +100,15 @@ TASK_TYPE = EntityType(
             from_role="Task",
             to_role="r_WorkflowLog",
         ),
+        NavigationProperty(
+            "TaskObjects",
+            "TaskObject",
+            to_many=True,
+            association="Task_2_r_TaskObject",
+            join=(("SAP__Origin", "SAP__Origin"), ("InstanceID", "InstanceID")),
+            from_role="Task",
+            to_role="r_TaskObject",
+        ),
     ],
 )
 
@@ -143,6 +157,21 @@ WORKFLOW_LOG_TYPE = EntityType(
     ],
 )
 
+# A business object of a task: its key in the providing system, its business object type (e.g. BUS2105,
+# the purchase requisition) and the text My Inbox shows for it.
+TASK_OBJECT_TYPE = EntityType(
+    "TaskObject",
+    keys=("SAP__Origin", "InstanceID", "ObjectID"),
+    emit_sap=False,
+    properties=[
+        _ORIGIN,
+        _p("InstanceID", nullable=False),
+        _p("ObjectID", nullable=False),
+        _p("Type"),
+        _p("Label"),
+    ],
+)
+
 # The TCM sibling declares DecisionOption empty; these fields are the documented result of DecisionOptions.
 DECISION_OPTION = ComplexType(
     "DecisionOption",
@@ -164,7 +193,7 @@ MODEL = ServiceModel(
     name="TASKPROCESSING",
     namespace=NS,
     container="TASKPROCESSING_Entities",
-    entity_types=[TASK_TYPE, DEFINITION_TYPE, ATTRIBUTE_TYPE, DESCRIPTION_TYPE, WORKFLOW_LOG_TYPE],
+    entity_types=[TASK_TYPE, DEFINITION_TYPE, ATTRIBUTE_TYPE, DESCRIPTION_TYPE, WORKFLOW_LOG_TYPE, TASK_OBJECT_TYPE],
     complex_types=[DECISION_OPTION],
     entity_sets=[
         EntitySet(TASKS, "Task", creatable=False, updatable=False, deletable=False),
@@ -172,6 +201,7 @@ MODEL = ServiceModel(
         EntitySet(ATTRIBUTES, "CustomAttribute", creatable=False, updatable=False, deletable=False),
         EntitySet(DESCRIPTIONS, "TaskDescription", creatable=False, updatable=False, deletable=False),
         EntitySet(WORKFLOW_LOGS, "WorkflowLog", creatable=False, updatable=False, deletable=False),
+        EntitySet(TASK_OBJECTS, "TaskObject", creatable=False, updatable=False, deletable=False),
     ],
     function_imports=[
         FunctionImport("DecisionOptions", f"Collection({NS}.DecisionOption)", "GET", (_ORIGIN_PARAM, _INSTANCE_PARAM)),

@@ -34,7 +34,14 @@ def confirmation_from_sap(entity: object) -> Confirmation:
         personnel=row.text("Personnel"),
         external_id=row.guid("ExternalSystemConfirmation"),
         entered_by=row.text("EnteredByUser"),
+        variance_reason=row.text("VarianceReasonCode"),
+        entered_at=_moment(row.date("ConfirmationEntryDate"), row.time("ConfirmationEntryTime")),
     )
+
+
+def _moment(date: str | None, time: str | None) -> str | None:
+    """SAP's date and time fields of one moment (UTC in the API's entities) as one ISO 8601 timestamp."""
+    return f"{date}T{time or '00:00:00'}Z" if date else None
 
 
 def confirmation_to_sap(request: ConfirmationRequest) -> dict[str, Any]:
@@ -86,8 +93,6 @@ def proposal_from_sap(result: Any) -> ConfirmationProposal:
         if (q := row.quantity(f"OpConfirmedWorkQuantity{n}", f"OpWorkQuantityUnit{n}")) is not None
         and row.text(f"OpWorkQuantityUnit{n}")
     ]
-    start_date, start_time = row.date("ConfirmedExecutionStartDate"), row.time("ConfirmedExecutionStartTime")
-    end_date, end_time = row.date("ConfirmedExecutionEndDate"), row.time("ConfirmedExecutionEndTime")
     return ConfirmationProposal(
         order_id=row.text("OrderID"),
         operation=row.text("OrderOperation"),
@@ -96,8 +101,8 @@ def proposal_from_sap(result: Any) -> ConfirmationProposal:
         scrap_quantity=row.quantity("ConfirmationScrapQuantity", "ConfirmationUnit"),
         rework_quantity=row.quantity("ConfirmationReworkQuantity", "ConfirmationUnit"),
         work_quantities=work,
-        execution_start=f"{start_date}T{start_time or '00:00:00'}Z" if start_date else None,
-        execution_end=f"{end_date}T{end_time or '00:00:00'}Z" if end_date else None,
+        execution_start=_moment(row.date("ConfirmedExecutionStartDate"), row.time("ConfirmedExecutionStartTime")),
+        execution_end=_moment(row.date("ConfirmedExecutionEndDate"), row.time("ConfirmedExecutionEndTime")),
     )
 
 

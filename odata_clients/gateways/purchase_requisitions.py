@@ -5,10 +5,32 @@ from __future__ import annotations
 from decimal import Decimal
 
 from odata_clients.gateways.base import Gateway, Row
-from odata_clients.models import Amount, PurchaseRequisition, PurchaseRequisitionItem
+from odata_clients.models import (
+    Amount,
+    PurchaseRequisition,
+    PurchaseRequisitionAccountAssignment,
+    PurchaseRequisitionItem,
+)
 
 HEADERS = "A_PurchaseRequisitionHeader"
 NAV_ITEMS = "to_PurchaseReqnItem"
+NAV_ACCOUNT_ASSIGNMENTS = "to_PurchaseReqnAcctAssgmt"
+
+
+def account_assignment_from_row(row: Row) -> PurchaseRequisitionAccountAssignment:
+    share = row.decimal("MultipleAcctAssgmtDistrPercent")
+    return PurchaseRequisitionAccountAssignment(
+        number=row.text("PurchaseReqnAcctAssgmtNumber"),
+        cost_center=row.text("CostCenter"),
+        wbs_element=row.text("WBSElement"),
+        gl_account=row.text("GLAccount"),
+        order_id=row.text("OrderID"),
+        asset=row.text("MasterFixedAsset"),
+        profit_center=row.text("ProfitCenter"),
+        # SAP leaves the percentage initial (0) when the item is not distributed over several lines.
+        share_percent=share if share else None,
+        net_amount=row.amount("PurReqnNetAmount", "PurReqnItemCurrency"),
+    )
 
 
 def item_from_row(row: Row) -> PurchaseRequisitionItem:
@@ -26,6 +48,15 @@ def item_from_row(row: Row) -> PurchaseRequisitionItem:
         requisitioner=row.text("RequisitionerName"),
         release_status=row.text("PurReqnReleaseStatus"),
         is_release_pending=row.boolean("ReleaseIsNotCompleted"),
+        created_by=row.text("CreatedByUser"),
+        fixed_supplier=row.text("FixedSupplier"),
+        desired_supplier=row.text("Supplier"),
+        account_assignment_category=row.text("AccountAssignmentCategory"),
+        account_assignments=[
+            account_assignment_from_row(line)
+            for line in row.nav(NAV_ACCOUNT_ASSIGNMENTS)
+            if line.text("IsDeleted") != "X"  # a deleted accounting line charges nothing
+        ],
     )
 
 
@@ -46,7 +77,8 @@ def requisition_from_sap(entity: object) -> PurchaseRequisition:
 
 
 class PurchaseRequisitionsGateway(Gateway):
-    """Header with its items in one call ($expand)."""
+    """Header with its items and their accounting lines in one call ($expand)."""
 
     def get(self, requisition_id: str) -> PurchaseRequisition:
-        return requisition_from_sap(self._get(HEADERS, requisition_id, expand=[NAV_ITEMS]))
+        expand = [NAV_ITEMS, f"{NAV_ITEMS}/{NAV_ACCOUNT_ASSIGNMENTS}"]
+        return requisition_from_sap(self._get(HEADERS, requisition_id, expand=expand))

@@ -13,11 +13,16 @@ from odata_clients.errors import SapBusinessError
 from odata_clients.fanout import parallel_limit, run_all
 from odata_clients.gateways.base import Gateway, Row, convert_key, string_param
 from odata_clients.gateways.keyset import KeysetPage, Position, sort_keys
-from odata_clients.models import DecisionOption, Task, TaskDecision
+from odata_clients.models import DecisionOption, Task, TaskDecision, TaskObject
 
 TASKS = "TaskCollection"
 NAV_ATTRIBUTES = "CustomAttributeData"
 NAV_WORKFLOW_LOGS = "WorkflowLogs"
+NAV_OBJECTS = "TaskObjects"
+# A task's details: what one task's page shows beyond a list row (its objects, and what was decided).
+DETAIL_NAVS = (NAV_ATTRIBUTES, NAV_OBJECTS, NAV_WORKFLOW_LOGS)
+# Text search: what SAP's own inbox UI (sap.uiext.inbox) filters TaskCollection on, `substringof` each.
+SEARCH_PROPERTIES = ("TaskTitle", "CreatedByName")
 OPEN_STATUSES = ("READY", "RESERVED", "IN_PROGRESS")
 # Canonical sort names -> (TaskCollection property, inverted). PriorityNumber counts down (1 is very high), so
 # `priority` ascending (lowest first) is PriorityNumber descending.
@@ -55,7 +60,28 @@ def task_from_sap(entity: object) -> Task:
         supports_comments=row.boolean("SupportsComments"),
         attributes=(attributes := {a.text("Name"): a.text("Value") for a in row.nav(NAV_ATTRIBUTES)}),
         object_id=_object_id(attributes),
+        created_by_name=row.text("CreatedByName"),
+        substituted_user=row.text("SubstitutedUserName"),
+        objects=[
+            TaskObject(object_id=o.text("ObjectID"), type=o.text("Type"), label=o.text("Label"))
+            for o in row.nav(NAV_OBJECTS)
+        ],
+        # Only where the log was read with the task (its details); a list row leaves it None.
+        decision=decision_from_log(row.nav(NAV_WORKFLOW_LOGS)),
     )
+
+
+def search_clause(text: str) -> str:
+    """`(substringof('x',TaskTitle) or substringof('x',CreatedByName))`, quotes doubled as OData wants."""
+    literal = convert.string_literal(text)
+    return "(" + " or ".join(f"substringof({literal},{name})" for name in SEARCH_PROPERTIES) + ")"
+
+
+def is_overdue(task: Task, now: dt.datetime) -> bool:
+    """Open with its completion deadline passed, as the badge counts it (`CompletionDeadLine lt now`)."""
+    if task.status not in OPEN_STATUSES or not task.completion_deadline:
+        return False
+    return dt.datetime.fromisoformat(task.completion_deadline) < now
 
 
 # Custom attribute names under which inbox scenarios expose the business object's key.
@@ -97,17 +123,20 @@ class TasksGateway(Gateway):
         *,
         task_types: Sequence[str] = (),
         priorities: Sequence[str] = (),
+        search: str = "",
         sort: Sequence[str] = DEFAULT_TASK_SORT,
         top: int = 100,
         after: Position | None = None,
         count: bool = False,
     ) -> KeysetPage[Task]:
         """The caller's open tasks (SAP scopes TaskCollection to the authenticated user), `top` of them after
-        `after` (a page's `next_after`) in the order of `sort` (see TASK_SORT_FIELDS)."""
+        `after` (a page's `next_after`) in the order of `sort` (see TASK_SORT_FIELDS). `search`: only tasks
+        whose title or requester name contains it, filtered by SAP (so paging and counts stay SAP's)."""
         clause = convert.and_all(
             convert.any_of("Status", OPEN_STATUSES),
             convert.any_of("TaskDefinitionID", task_types) if task_types else None,
             convert.any_of("Priority", priorities) if priorities else None,
+            search_clause(search) if search else None,
         )
         page = self._keyset_query(
             TASKS,
@@ -120,8 +149,10 @@ class TasksGateway(Gateway):
         )
         return KeysetPage([task_from_sap(e) for e in page.items], page.total, page.next_after)
 
-    def get(self, task_id: str, origin: str) -> Task:
-        return task_from_sap(self._get(TASKS, {"SAP__Origin": origin, "InstanceID": task_id}, expand=[NAV_ATTRIBUTES]))
+    def get(self, task_id: str, origin: str, *, details: bool = False) -> Task:
+        """One task of the caller (open, or completed by them); `details` adds its objects and decision (one call)."""
+        expand = DETAIL_NAVS if details else (NAV_ATTRIBUTES,)
+        return task_from_sap(self._get(TASKS, {"SAP__Origin": origin, "InstanceID": task_id}, expand=expand))
 
     def decision_options(self, task_id: str, origin: str) -> list[DecisionOption]:
         result = self._function(

@@ -10,11 +10,12 @@ from flask.views import MethodView
 from access.policy import Role
 from app.auth import RoleBlueprint, current_principal
 from app.errors import DOMAIN_ERRORS, ErrorSchema, describe, error_body
-from app.paging import QUERY_ARGS, page_request
-from app.writebacks import accepted, idempotency_key, replay, submit
+from app.paging import QUERY_ARGS, PageArgsSchema, page_request
+from app.writebacks import accepted, idempotency_key, replay, store, submit
 from roles.common import IDEMPOTENCY_KEY_PARAMETER, page_result
 from roles.executive import commands, count_schemas, counts, schemas, service
 from roles.writebacks.schemas import WritebackSchema
+from store import Page, Status
 from workers.commands import CommandType
 
 COMMAND_RESPONSES = {"description": "Accepted: poll the writeback in Location"}
@@ -39,12 +40,36 @@ class Approvals(MethodView):
             current_principal(),
             task_types=args.get("task_type", ()),
             priorities=args.get("priority", ()),
+            search=args.get("search", ""),
             sort=args["sort"],
             limit=paging.limit,
             after=paging.after,
             count=paging.include_total,
         )
         return page_result(page, paging)
+
+
+@blp.route("/decided")
+class DecidedApprovals(MethodView):
+    @blp.role_required(Role.EXECUTIVE)
+    @blp.doc(operationId="listDecidedApprovals")
+    @blp.etag
+    @blp.arguments(PageArgsSchema, **QUERY_ARGS)
+    @blp.response(200, schemas.DecidedApprovalPageSchema)
+    def get(self, **args: Any) -> dict[str, Any]:
+        """The tasks the caller decided through this API and SAP took, newest first
+
+        From our record of the caller's decisions (writebacks of type task.decision that succeeded), with the
+        decision, the comment and the task's title as it was then: no SAP call. Decisions made elsewhere (in
+        SAP's own inbox) are not listed; /approvals/{id} shows SAP's record of any completed task.
+        """
+        paging = page_request(args)
+        user, decision, succeeded = current_principal().user_name, CommandType.TASK_DECISION, Status.SUCCEEDED
+        page = store().list_for_user_of_type(
+            user, decision, status=succeeded, limit=paging.limit, cursor=paging.store_cursor
+        )
+        entries = Page([service.decided(command) for command in page.items], page.next_cursor)
+        return paging.store_page(entries, lambda: store().count_for_user_of_type(user, decision, status=succeeded))
 
 
 @blp.route("/<string:approval_id>")
@@ -55,7 +80,12 @@ class ApprovalById(MethodView):
     @blp.response(200, schemas.ApprovalDetailSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="No such task in the caller's inbox")
     def get(self, approval_id: str) -> service.Approval:
-        """One task with a summary of its business object (items, amounts, requester, dates)"""
+        """One task with its attached objects and a summary of its business object (items, suppliers, accounting,
+        amounts, requester, dates); once completed, what was decided
+
+        A task the caller completed stays readable here (SAP keeps it for its processor) with `decision` from
+        SAP's workflow log.
+        """
         return service.get_approval(current_app.extensions["sap"], current_principal(), approval_id)
 
 

@@ -41,7 +41,15 @@ class ProductionOrders(MethodView):
     @blp.arguments(schemas.ProductionOrderQueryArgsSchema, **QUERY_ARGS)
     @blp.response(200, schemas.ProductionOrderPageSchema)
     def get(self, **args: Any) -> dict[str, Any]:
-        """Production orders of the caller's plants; filter by status, material, dates, change time; sort"""
+        """Production orders of the caller's plants; filter by status, exception, material, dates, change time; sort
+
+        `exception` answers "what is late?": the orders behind one badge of `/production-orders/counts`, by the
+        badge's own rule, pushed down to SAP (so `include_total=true` gives the badge's number). Each order says
+        where it stands in words: `status` (`{"code": "REL", "text": "Released"}`).
+        """
+        if len(request.args.getlist("exception")) > 1:
+            problem = "one exception per request; ask once per badge"
+            abort(400, message=f"exception: {problem}", errors={"query": {"exception": [problem]}})
         paging = page_request(args)
         page = service.list_orders(
             current_app.extensions["sap"],
@@ -56,6 +64,9 @@ class ProductionOrders(MethodView):
             limit=paging.limit,
             after=paging.after,
             count=paging.include_total,
+            exception=args.get("exception"),
+            time_zone=args["tz"],
+            due_within_days=args.get("due_within_days"),
         )
         return page_result(page, paging)
 
@@ -135,7 +146,14 @@ class ReleaseOrder(MethodView):
     @blp.alt_response(404, schema=ErrorSchema, description="No such order in the caller's plants")
     @blp.alt_response(409, schema=ErrorSchema, description="Already released, or not changeable")
     def post(self, order_id: str) -> Any:
-        """Release a production order (SAP's ReleaseOrder); needs an Idempotency-Key"""
+        """Release a production order (SAP's ReleaseOrder); needs an Idempotency-Key
+
+        SAP checks material availability as it releases. This system is set up to release even when parts are
+        missing (SAP's Customizing could also refuse or ask): the writeback then succeeds, and its
+        `result.messages` carry SAP's messages in the order SAP issued them, the availability warning
+        ("Availability check: 2 missing part(s) in order 1000123 (RM-BOLT-M8, RM-PCB-100)") before the release
+        itself. `GET /production-orders?exception=missing_components` lists such orders beforehand.
+        """
         key = idempotency_key()
         if existing := replay(current_principal(), key, CommandType.ORDER_RELEASE, ("ProductionOrder", order_id), {}):
             return accepted(existing)
@@ -159,13 +177,16 @@ class ProductionOrderCounts(MethodView):
     @blp.arguments(count_schemas.OrderCountsQueryArgsSchema, **QUERY_ARGS)
     @blp.response(200, count_schemas.OrderCountsSchema)
     def get(self, **args: Any) -> counts.OrderCounts:
-        """Badge counts of the caller's plants: orders late to start or finish, due for release, in progress
+        """Badge counts of the caller's plants: late to start or finish, due for release, missing parts, in progress
 
-        SAP counts each number (`$count`); no order is listed. `today` is the calendar day in `tz` (default UTC).
+        SAP counts each number (`$count`); no order is listed (`GET /production-orders?exception=<badge>` lists
+        them, by the same rule). `today` is the calendar day in `tz` (default UTC). Missing parts are read from the
+        orders' components first (SAP's order has no missing-part flag), then the orders counted.
         """
         return counts.order_counts(
             current_app.extensions["sap"],
             current_principal(),
             plants=args.get("plant", ()),
             time_zone=args["tz"],
+            due_within_days=args["due_within_days"],
         )

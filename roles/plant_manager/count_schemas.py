@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from odata_clients.gateways.production_orders import RELEASE_HORIZON_DAYS
 from roles.badges import DayCountsSchema, count_field, time_zone_field
+from roles.plant_manager.schemas import due_within_days_field
 
 NOT_FINISHED = "Only orders still to be worked on count: not technically completed, closed or marked for deletion."
 
@@ -15,15 +17,23 @@ class OrderCountsQueryArgsSchema(ma.Schema):
         metadata={"description": "Count some of the caller's plants only (default: all of them); another plant: 403"},
     )
     tz = time_zone_field()
+    due_within_days = due_within_days_field(load_default=RELEASE_HORIZON_DAYS)
 
 
 class OrderCountsSchema(DayCountsSchema):
     plants = ma.fields.List(
         ma.fields.String(), required=True, metadata={"description": "The plants counted", "example": ["1010"]}
     )
+    due_within_days = ma.fields.Integer(
+        required=True,
+        metadata={"description": "The release window in days, today included (`due_within_days`)", "example": 7},
+    )
     release_window_end = ma.fields.Date(
         required=True,
-        metadata={"description": "Last day of the release window: `today` + 6 days", "example": "2026-12-02"},
+        metadata={
+            "description": "Last day of the release window: `today` + `due_within_days` - 1 (6 by default)",
+            "example": "2026-12-02",
+        },
     )
     late_to_start = count_field(
         "Not released, and the planned start date is before `today` (an order due to start today is not late). "
@@ -36,8 +46,15 @@ class OrderCountsSchema(DayCountsSchema):
         7,
     )
     due_for_release = count_field(
-        "Not released, and the planned start date is from `today` to `release_window_end` (7 days). " + NOT_FINISHED,
+        "Not released, and the planned start date is from `today` to `release_window_end` (`due_within_days`, "
+        "7 by default). " + NOT_FINISHED,
         5,
+    )
+    missing_components = count_field(
+        "A component still to be issued (not finally issued, not deleted, more required than withdrawn) that SAP's "
+        "last availability check did not confirm in full (its ConfirmedAvailableQuantity is below what is still "
+        "needed): SAP's missing parts. Released orders count too. " + NOT_FINISHED,
+        3,
     )
     in_progress = count_field(
         "Released, and neither finally confirmed nor delivered (partially confirmed orders count). " + NOT_FINISHED,

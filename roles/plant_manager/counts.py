@@ -18,10 +18,12 @@ class OrderCounts:
     plants: tuple[str, ...]
     time_zone: str
     today: dt.date
+    due_within_days: int
     release_window_end: dt.date
     late_to_start: int
     late_to_finish: int
     due_for_release: int
+    missing_components: int
     in_progress: int
 
 
@@ -31,19 +33,22 @@ def order_counts(
     *,
     plants: Sequence[str] = (),
     time_zone: str = DEFAULT_TIME_ZONE,
+    due_within_days: int = RELEASE_HORIZON_DAYS,
     now: dt.datetime | None = None,
 ) -> OrderCounts:
     """The same plant rules as the list: the caller's plants, or the requested subset (another plant: Forbidden)."""
     scope = plants_to_query(principal, plants)
     today = today_in(time_zone, now)
-    counts = sap.production_orders.counts(scope, today)
+    counts = sap.production_orders.counts(scope, today, release_window_days=due_within_days)
     return OrderCounts(
         plants=tuple(scope),
         time_zone=time_zone,
         today=today,
-        release_window_end=today + dt.timedelta(days=RELEASE_HORIZON_DAYS - 1),
+        due_within_days=due_within_days,
+        release_window_end=today + dt.timedelta(days=due_within_days - 1),
         late_to_start=counts["late_to_start"],
         late_to_finish=counts["late_to_finish"],
         due_for_release=counts["due_for_release"],
+        missing_components=counts["missing_components"],
         in_progress=counts["in_progress"],
     )

@@ -6,8 +6,15 @@ import datetime as dt
 
 import marshmallow as ma
 
-from app.paging import PageArgsSchema, page_schema, sort_field
-from odata_clients.gateways.production_orders import SORT_FIELDS, STATUS_FILTERS
+from app.paging import PageArgsSchema, QueryInteger, page_schema, sort_field
+from odata_clients.gateways.production_orders import (
+    EXCEPTIONS,
+    MAX_RELEASE_HORIZON_DAYS,
+    RELEASE_HORIZON_DAYS,
+    SORT_FIELDS,
+    STATUS_FILTERS,
+)
+from roles.badges import time_zone_field
 from roles.common import (
     INSTANT_RANGE,
     CleanText,
@@ -21,6 +28,32 @@ from roles.common import (
 EARLIEST_PLAN = dt.date(2000, 1, 1)
 LATEST_PLAN = dt.date(2099, 12, 31)
 DEFAULT_ORDER_SORT = ("order_id",)
+
+EXCEPTION_RULES = (
+    "Only the orders one badge of `/production-orders/counts` counts, by the same rule (SAP filters them): "
+    "late_to_start: not released, planned start before today; "
+    "late_to_finish: not delivered, planned end before today; "
+    "due_for_release: not released, planned start from today to today + `due_within_days` - 1; "
+    "missing_components: a component still to be issued that SAP's availability check did not confirm in full; "
+    "in_progress: released, neither finally confirmed nor delivered. "
+    "Each leaves out orders technically completed, closed or marked for deletion. Today is the calendar day in `tz`"
+)
+
+
+def due_within_days_field(**kwargs: object) -> QueryInteger:
+    return QueryInteger(
+        validate=ma.validate.Range(
+            min=1,
+            max=MAX_RELEASE_HORIZON_DAYS,
+            error=f"must be between 1 and {MAX_RELEASE_HORIZON_DAYS} days",
+        ),
+        metadata={
+            "description": f"The release window of due_for_release in days, today included "
+            f"(1 to {MAX_RELEASE_HORIZON_DAYS}, default {RELEASE_HORIZON_DAYS}: today and the 6 days after)",
+            "example": 14,
+        },
+        **kwargs,  # type: ignore[arg-type]
+    )
 
 
 class ProductionOrderQueryArgsSchema(PageArgsSchema):
@@ -44,6 +77,12 @@ class ProductionOrderQueryArgsSchema(PageArgsSchema):
         "order_id: order number; planned_start / planned_end: planned dates; material; plant; last_changed: "
         "SAP's last change",
     )
+    exception = ma.fields.String(
+        validate=ma.validate.OneOf(EXCEPTIONS, error="must be one of: {choices}"),
+        metadata={"description": EXCEPTION_RULES, "example": "late_to_start"},
+    )
+    due_within_days = due_within_days_field()
+    tz = time_zone_field()
 
     @ma.validates_schema
     def _dates_in_order(self, data: dict[str, object], **_: object) -> None:
@@ -51,12 +90,40 @@ class ProductionOrderQueryArgsSchema(PageArgsSchema):
         if start_from and start_to and start_from > start_to:  # type: ignore[operator]
             raise ma.ValidationError("start_from must not be after start_to", "start_from")
 
+    @ma.validates_schema
+    def _window_with_due_for_release(self, data: dict[str, object], **_: object) -> None:
+        if "due_within_days" in data and data.get("exception") != "due_for_release":
+            raise ma.ValidationError("due_within_days goes with exception=due_for_release only", "due_within_days")
+
 
 class OrderStatusSchema(ma.Schema):
     code = ma.fields.String(required=True, metadata={"example": "I0002"})
     short_name = ma.fields.String(required=True, metadata={"example": "REL"})
     name = ma.fields.String(required=True, metadata={"example": "Released"})
     is_user_status = ma.fields.Boolean(required=True)
+    text = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "The status in words: SAP's name (in the language asked for) unless it only repeats "
+            "the abbreviation, else ours",
+            "example": "Released",
+        },
+    )
+
+
+class MainStatusSchema(ma.Schema):
+    code = ma.fields.String(
+        required=True,
+        attribute="short_name",
+        metadata={
+            "description": "SAP's abbreviation of the order's main system status, as SAP shows it in English: "
+            "CRTD, PREL, REL, PCNF, CNF, DLV, TECO, CLSD or DLFL",
+            "example": "REL",
+        },
+    )
+    text = ma.fields.String(
+        required=True, metadata={"description": "The same status in plain words", "example": "Released"}
+    )
 
 
 class OperationSchema(ma.Schema):
@@ -87,6 +154,14 @@ class ProductionOrderSchema(ma.Schema):
     is_confirmed = ma.fields.Boolean(required=True)
     is_technically_completed = ma.fields.Boolean(required=True)
     is_locked = ma.fields.Boolean(required=True)
+    status = ma.fields.Nested(
+        MainStatusSchema,
+        required=True,
+        metadata={
+            "description": "Where the order stands: its main system status, the first of its SAP flags in "
+            "SAP's precedence: DLFL (marked for deletion) > CLSD > TECO > DLV > CNF > PCNF > REL > PREL > CRTD"
+        },
+    )
     last_changed = datetime_field("When SAP last changed the order")
     sap_etag = ma.fields.String(
         allow_none=True,

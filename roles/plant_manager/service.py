@@ -8,7 +8,9 @@ from collections.abc import Sequence
 from access.policy import Forbidden, NotInScope, Principal, Role, check_plant, require_attributes
 from odata_clients.connectivity import SapConnectivity
 from odata_clients.gateways.keyset import KeysetPage, Position
+from odata_clients.gateways.production_orders import RELEASE_HORIZON_DAYS
 from odata_clients.models import ProductionOrder
+from roles.badges import DEFAULT_TIME_ZONE, today_in
 from roles.common import SAP_KEY
 
 
@@ -35,7 +37,13 @@ def list_orders(
     limit: int,
     after: Position | None = None,
     count: bool = False,
+    exception: str | None = None,
+    time_zone: str = DEFAULT_TIME_ZONE,
+    due_within_days: int | None = None,
+    now: dt.datetime | None = None,
 ) -> KeysetPage[ProductionOrder]:
+    """`exception` narrows to one badge's orders by the badge's own rule: today is the day in `time_zone`, as
+    for the counts, and `due_within_days` the release window of due_for_release (default 7)."""
     # The gateway closes every sort with the order number, so a page's last order is an exact position.
     return sap.production_orders.search(
         plants_to_query(principal, plants),
@@ -48,6 +56,9 @@ def list_orders(
         top=limit,
         after=after,
         count=count,
+        exception=exception,
+        today=today_in(time_zone, now) if exception else None,
+        release_window_days=due_within_days or RELEASE_HORIZON_DAYS,
     )
 
 

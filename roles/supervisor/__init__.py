@@ -61,8 +61,47 @@ class WorkOrderById(MethodView):
         return service.get_work_order(current_app.extensions["sap"], current_principal(), work_order_id)
 
 
+@blp.route("/scrap-reasons")
+class ScrapReasons(MethodView):
+    @blp.role_required(Role.SUPERVISOR)
+    @blp.doc(operationId="listScrapReasons")
+    @blp.etag
+    @blp.response(200, schemas.ScrapReasonsSchema)
+    def get(self) -> dict[str, Any]:
+        """Reasons a supervisor can give for scrap (SAP's reasons for variance)
+
+        SAP publishes no OData API for them (Customizing OPK5): the installation keeps
+        roles/supervisor/scrap_reasons.json equal to its SAP system's, and SAP refuses an unknown code.
+        """
+        return {"items": service.scrap_reasons()}
+
+
+@blp.route("/<string:work_order_id>/confirmation-proposal")
+class ConfirmationProposal(MethodView):
+    @blp.role_required(Role.SUPERVISOR, sap=True)
+    @blp.doc(operationId="getConfirmationProposal")
+    @blp.etag
+    @blp.response(200, schemas.ProposalSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="No such operation at the caller's work centres")
+    def get(self, work_order_id: str) -> Any:
+        """SAP's proposal for the next confirmation (GetConfProposal): prefill the form with it"""
+        return service.confirmation_proposal(current_app.extensions["sap"], current_principal(), work_order_id)
+
+
 @blp.route("/<string:work_order_id>/confirmations")
 class Confirmations(MethodView):
+    @blp.role_required(Role.SUPERVISOR, sap=True)
+    @blp.doc(operationId="listWorkOrderConfirmations")
+    @blp.etag
+    @blp.response(200, schemas.ConfirmationHistorySchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="No such operation at the caller's work centres")
+    def get(self, work_order_id: str) -> dict[str, Any]:
+        """The operation's confirmations, newest first: who, when, yield, scrap, final, cancelled"""
+        history = service.confirmation_history(
+            current_app.extensions["sap"], current_app.extensions["store"], current_principal(), work_order_id
+        )
+        return {"items": history}
+
     @blp.role_required(Role.SUPERVISOR, sap=True)
     @blp.doc(operationId="confirmWorkOrder")
     @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
@@ -96,6 +135,7 @@ class Confirmations(MethodView):
             unit=body["unit"],
             is_final=body["final"],
             text=body["text"],
+            scrap_reason=body["scrap_reason"],
             allow_over_confirmation=settings.allow_over_confirmation,
         )
         command = submit(
@@ -105,6 +145,38 @@ class Confirmations(MethodView):
             ("ProductionOrder", payload["order_id"]),
             dict(payload),
             key,
+        )
+        return accepted(command)
+
+
+@blp.route("/<string:work_order_id>/confirmations/<string:confirmation_id>/cancellation")
+class Cancellation(MethodView):
+    @blp.role_required(Role.SUPERVISOR, sap=True)
+    @blp.doc(operationId="cancelWorkOrderConfirmation")
+    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
+    @blp.arguments(schemas.CancellationSchema)
+    @blp.response(202, WritebackSchema, description="Accepted: poll the writeback in Location")
+    @blp.alt_response(404, schema=ErrorSchema, description="No such confirmation of this work order")
+    @blp.alt_response(409, schema=ErrorSchema, description="Cancelled already, or itself a cancellation")
+    def post(self, body: dict[str, Any], work_order_id: str, confirmation_id: str) -> Any:
+        """Undo a confirmation (SAP's CancelProdnOrdConf); needs an Idempotency-Key
+
+        Any supervisor of the operation's work centre may cancel, not only the one who confirmed: the audit trail
+        and the history say who did what. SAP posts a reversal and the confirmed quantities go back; the
+        writeback's id travels as the reversal's ExternalSystemConfirmation, so it is posted at most once.
+        """
+        key = idempotency_key()
+        order_id, operation = service.split_id(work_order_id)
+        target = ("ProductionOrder", order_id)
+        group, count = service.split_confirmation_id(confirmation_id)
+        asked = {"operation": operation, "confirmation_group": group, "confirmation_count": count, "text": body["text"]}
+        if existing := replay(current_principal(), key, CommandType.CONFIRMATION_CANCEL, target, asked):
+            return accepted(existing)
+        payload = commands.prepare_cancellation(
+            current_app.extensions["sap"], current_principal(), work_order_id, confirmation_id, text=body["text"]
+        )
+        command = submit(
+            current_principal(), Role.SUPERVISOR, CommandType.CONFIRMATION_CANCEL, target, dict(payload), key
         )
         return accepted(command)
 

@@ -7,10 +7,12 @@ from decimal import Decimal
 from typing import Any
 
 from access.confirmation import check_confirmable
-from access.policy import Principal
+from access.errors import StateConflict
+from access.policy import NotInScope, Principal
 from odata_clients.connectivity import SapConnectivity
-from roles.supervisor.service import get_work_order
-from workers.commands import ConfirmationPayload, QuantityPayload
+from odata_clients.errors import SapNotFound
+from roles.supervisor.service import operation_in_scope, split_confirmation_id
+from workers.commands import CancellationPayload, ConfirmationPayload, QuantityPayload
 
 
 def _quantity(value: Decimal, unit: str) -> QuantityPayload:
@@ -27,6 +29,7 @@ def asked_fields(operation: str, body: Mapping[str, Any]) -> dict[str, Any]:
         "scrap_quantity": _quantity(scrap, unit) if scrap > 0 else None,
         "is_final": body["final"],
         "text": body["text"],
+        "scrap_reason": body["scrap_reason"],
     }
 
 
@@ -40,10 +43,11 @@ def prepare_confirmation(
     unit: str,
     is_final: bool,
     text: str,
+    scrap_reason: str | None,
     allow_over_confirmation: bool,
 ) -> ConfirmationPayload:
     """Validated against the operation as SAP has it now: released, same unit, not over-confirmed."""
-    operation = get_work_order(sap, principal, work_order).operation_record
+    operation = operation_in_scope(sap, principal, work_order)
     check_confirmable(
         operation,
         yield_quantity=yield_quantity,
@@ -64,4 +68,34 @@ def prepare_confirmation(
     }
     if scrap_quantity > 0:
         payload["scrap_quantity"] = _quantity(scrap_quantity, planned_unit)
+    if scrap_reason:
+        payload["scrap_reason"] = scrap_reason
     return payload
+
+
+def prepare_cancellation(
+    sap: SapConnectivity, principal: Principal, work_order: str, confirmation_id: str, *, text: str
+) -> CancellationPayload:
+    """Undo a confirmation of an operation at the caller's work centres: any supervisor of that work centre may,
+    not only the one who confirmed (shifts hand over); the audit trail keeps who did. SAP has the last word."""
+    operation = operation_in_scope(sap, principal, work_order)
+    group, count = split_confirmation_id(confirmation_id)
+    try:
+        confirmation = sap.confirmations.get(group, count)
+    except SapNotFound:
+        raise NotInScope(f"confirmation {confirmation_id}") from None
+    if (confirmation.order_id, confirmation.operation) != (operation.order_id, operation.operation):
+        raise NotInScope(f"confirmation {confirmation_id} of work order {work_order}")
+    if confirmation.is_reversal:
+        raise StateConflict(f"confirmation {confirmation_id} is itself a cancellation; it cannot be cancelled")
+    if confirmation.is_reversed:
+        raise StateConflict(f"confirmation {confirmation_id} is cancelled already")
+    return {
+        "order_id": operation.order_id,
+        "operation": operation.operation,
+        "plant": operation.plant,
+        "work_center": operation.work_center,
+        "confirmation_group": group,
+        "confirmation_count": count,
+        "text": text,
+    }

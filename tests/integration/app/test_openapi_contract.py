@@ -30,7 +30,8 @@ CONDITIONAL_GETS = {
     "GET /api/v1/writebacks/{writeback_id}",
 }
 # camelCase verb + noun, as a generator turns it into list_approvals / decideApproval
-OPERATION_ID = re.compile(r"(get|list|decide|claim|release|forward|reschedule|confirm|retry|discard)[A-Z][A-Za-z]+")
+VERBS = "get|list|decide|claim|release|forward|reschedule|confirm|cancel|retry|discard"
+OPERATION_ID = re.compile(rf"({VERBS})[A-Z][A-Za-z]+")
 
 
 def operations(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -123,7 +123,15 @@ def test_reschedule_with_the_current_etag(context: WorkerContext, trusting_sap: 
     assert done is not None and done.status == Status.SUCCEEDED, done
     changed = context.sap.production_orders.get(order_id, with_operations=False, with_status=False)
     assert (changed.planned_start, changed.planned_end) == ("2031-03-03", "2031-03-10")
+    operations = done.result.pop("operations")
     assert done.result == {"order_id": order_id, "planned_start": "2031-03-03", "planned_end": "2031-03-10"}
+    # Where SAP scheduled the operations anew: as SAP shows them now, each inside the new dates.
+    after = context.sap.production_orders.get(order_id, with_status=False)
+    assert operations == [
+        {"operation": op.operation, "scheduled_start": op.earliest_start, "scheduled_end": op.earliest_end}
+        for op in after.operations
+    ]
+    assert operations and all(op["scheduled_start"] >= "2031-03-03" for op in operations)
 
 
 def test_stale_etag_is_a_conflict_with_sap_message_and_no_retry(context: WorkerContext, trusting_sap: MockSap) -> None:
