@@ -220,6 +220,10 @@ class Gateway:
         parameters without escaping them, so function imports take this one path: the HTTP method
         still comes from the metadata, the `d` payload comes back raw (Row reads wire values).
         """
+        return self._function_response(name, params)[1]
+
+    def _function_response(self, name: str, params: Mapping[str, str]) -> tuple[Any, Any]:
+        """`_function`, with SAP's response too (its `sap-message` header): (response, `d` payload or None)."""
         function = self.client.builder(self.principal).schema.function_import(name)
         response = self.client.http.request(
             str(function.http_method),
@@ -229,9 +233,9 @@ class Gateway:
             params=dict(params),
         )
         if response.status_code == 204 or not response.content:
-            return None
+            return response, None
         try:
-            return response.json().get("d")
+            return response, response.json().get("d")
         except ValueError as exc:
             raise SapProtocolError(
                 f"{name} answered with something that is not JSON",

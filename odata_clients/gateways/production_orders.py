@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from odata_clients import convert
-from odata_clients.errors import SapProtocolError, parse_sap_message_header
+from odata_clients.errors import parse_sap_message_header
 from odata_clients.fanout import parallel_limit, run_all
 from odata_clients.gateways.base import Gateway, Row, function_messages, property_type, string_param
 from odata_clients.gateways.keyset import KeysetPage, Position, SortKey, position_of, sort_keys
@@ -491,30 +491,13 @@ class ProductionOrdersGateway(Gateway):
 
     def _function_messages(self, name: str, params: Mapping[str, str]) -> list[SapMessageInfo]:
         """Call a function import returning FunctionMessage: the `sap-message` header's messages, then the body's."""
-        function = self.client.builder(self.principal).schema.function_import(name)
-        response = self.client.http.request(
-            str(function.http_method),
-            f"{self.client.spec.path}/{name}",
-            service=self.client.spec.path,
-            principal=self.principal,
-            params=dict(params),
-        )
+        response, payload = self._function_response(name, params)
         header = [
             SapMessageInfo(type=_TYPES.get(m.severity.lower(), "I"), code=m.code, text=m.message)
             for m in parse_sap_message_header(response.headers.get("sap-message"))
             if m.message or m.code
         ]
-        body: list[SapMessageInfo] = []
-        if response.status_code != 204 and response.content:
-            try:
-                body = function_messages(response.json().get("d"), name)
-            except ValueError as exc:
-                raise SapProtocolError(
-                    f"{name} answered with something that is not JSON",
-                    status=response.status_code,
-                    destination=self.client.http.destination.name,
-                    service=self.client.spec.path,
-                ) from exc
+        body = function_messages(payload, name) if payload is not None else []
         seen = {(m.code, m.text) for m in header}
         return header + [m for m in body if (m.code, m.text) not in seen]
 
