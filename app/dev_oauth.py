@@ -101,14 +101,30 @@ class OAuthClient:
         return any(redirect_matches(pattern, uri) for pattern in self.redirect_uris)
 
 
+# What a redirect URI may contain (RFC 3986's unreserved and reserved characters and %): no backslash, space or
+# control character, which browsers and URL parsers read differently (`https://evil.example\.good.example/`).
+_URI_CHARACTERS = re.compile(r"[A-Za-z0-9\-._~:/?\[\]@!$&'()*+,;=%]+")
+_HOST_LABEL = "[A-Za-z0-9-]*"  # `*` in the scheme, host and port: within one host label (or the port)
+_PATH_SEGMENT = "[^/?#]*"  # `*` in the path and query: within one path segment
+
+
 def redirect_matches(pattern: str, uri: str) -> bool:
-    """XSUAA's redirect-uri wildcards: `**` matches anything, `*` anything but `/` (and `.` in the host)."""
-    if "#" in uri or not urlsplit(uri).scheme:
-        return False  # RFC 6749 3.1.2: absolute, no fragment
-    regex = ""
-    for part in re.split(r"(\*\*|\*)", pattern):
-        regex += ".*" if part == "**" else "[^/?#@]*" if part == "*" else re.escape(part)
-    return re.fullmatch(regex, uri) is not None and ("@" not in urlsplit(uri).netloc)
+    """XSUAA's redirect-uri wildcards: `**` matches anything, `*` one host label or port, or one path segment."""
+    if not _URI_CHARACTERS.fullmatch(uri) or "#" in uri or "@" in urlsplit(uri).netloc:
+        return False  # RFC 6749 3.1.2: an absolute URI without fragment; no user info to hide another host behind
+    if not urlsplit(uri).scheme:
+        return False
+    scheme_and_host, slashes, rest = pattern.partition("://")
+    host, _, path = rest.partition("/")
+    regex = _wildcards(f"{scheme_and_host}{slashes}{host}", _HOST_LABEL)
+    regex += "/" + _wildcards(path, _PATH_SEGMENT) if "/" in rest else ""
+    return re.fullmatch(regex, uri) is not None
+
+
+def _wildcards(pattern: str, one: str) -> str:
+    return "".join(
+        ".*" if part == "**" else one if part == "*" else re.escape(part) for part in re.split(r"(\*\*|\*)", pattern)
+    )
 
 
 def registered_redirect_uris(settings: Settings) -> tuple[str, ...]:
@@ -225,7 +241,10 @@ def _revoke_family(family: str) -> None:
 
 def _issue_refresh_token(record: dict[str, Any]) -> str:
     token = secrets.token_urlsafe(32)
-    _redis().set(_key("refresh", _digest(token)), json.dumps(record), ex=REFRESH_TOKEN_LIFETIME)
+    digest = _digest(token)
+    # Its family is known from the start: a copy presented after the token was used finds it (see below).
+    _redis().set(_key("refresh-family", digest), record["family"], ex=REFRESH_TOKEN_LIFETIME)
+    _redis().set(_key("refresh", digest), json.dumps(record), ex=REFRESH_TOKEN_LIFETIME)
     if record.get("session"):
         families = _key("session-families", record["session"])
         _redis().sadd(families, record["family"])
@@ -335,7 +354,7 @@ def authorize() -> WebResponse:
     user = dev_users().get(user_name) if user_name else None
     if user is None:
         return _login_page()
-    code = secrets.token_urlsafe(32)
+    code, family = secrets.token_urlsafe(32), uuid.uuid4().hex
     record = {
         "client_id": client.client_id,
         "redirect_uri": redirect_uri,
@@ -344,8 +363,9 @@ def authorize() -> WebResponse:
         "code_challenge": challenge,
         "nonce": args.get("nonce"),
         "session": _digest(request.cookies.get(SESSION_COOKIE, "")),
-        "family": uuid.uuid4().hex,
+        "family": family,
     }
+    _redis().set(_key("code-family", _digest(code)), family, ex=CODE_LIFETIME)
     _redis().set(_key("code", _digest(code)), json.dumps(record), ex=CODE_LIFETIME)
     return redirect(_with_query(redirect_uri, {"code": code, **({"state": state} if state else {})}), 302)
 
@@ -374,7 +394,7 @@ def login() -> WebResponse:
     """The login page's form: starts a session for the chosen user and goes back to /oauth/authorize."""
     form = request.form
     token = form.get("login_token", "")
-    if not token or not hmac.compare_digest(token, request.cookies.get(LOGIN_COOKIE, "")):
+    if not token or not hmac.compare_digest(token.encode(), request.cookies.get(LOGIN_COOKIE, "").encode()):
         return _page("Sign-in expired", "<p>The sign-in page was too old or opened elsewhere. Start again.</p>", 400)
     user = dev_users().get(form.get("user", ""))
     if user is None:
@@ -404,7 +424,7 @@ def token() -> WebResponse:
         if grant == "authorization_code":
             body = _from_code(settings, client, confidential)
         elif grant == "refresh_token":
-            body = _from_refresh_token(settings, client)
+            body = _from_refresh_token(settings, client, confidential)
         elif grant == "client_credentials":
             if not confidential:
                 raise OAuthError("unauthorized_client", "client_credentials needs the client secret", 400)
@@ -442,12 +462,13 @@ def _from_code(settings: Settings, client: OAuthClient, confidential: bool) -> d
     raw = _redis().getdel(_key("code", _digest(code)))
     if raw is None:
         # Used before (or made up, or expired). A replay may be an attacker's: revoke what the code gave.
-        family = _redis().get(_key("code-used", _digest(code)))
+        family = _redis().get(_key("code-family", _digest(code)))
         if family:
             _revoke_family(_text(family))
         raise OAuthError("invalid_grant", "the authorization code is invalid, expired or was already used")
     record = json.loads(raw)
-    _redis().set(_key("code-used", _digest(code)), record["family"], ex=CODE_LIFETIME)
+    if not _redis().exists(_key("session", record["session"])):
+        raise OAuthError("invalid_grant", "the sign-in session of this code has ended (logout); sign in again")
     if record["client_id"] != client.client_id:
         raise OAuthError("invalid_grant", "the code was issued to another client")
     if request.form.get("redirect_uri", "") != record["redirect_uri"]:
@@ -467,7 +488,13 @@ def _from_code(settings: Settings, client: OAuthClient, confidential: bool) -> d
         raise OAuthError("invalid_grant", f"user {record['user']} is no longer a development user")
     scopes = _scopes(user, settings, record.get("scope"))
     refresh = _issue_refresh_token(
-        {"family": record["family"], "user": user.user, "scope": record.get("scope"), "session": record["session"]}
+        {
+            "family": record["family"],
+            "user": user.user,
+            "scope": record.get("scope"),
+            "session": record["session"],
+            "confidential": confidential,  # its refresh needs the secret too (RFC 6749 section 6)
+        }
     )
     body = _token_response(settings, client, user, scopes, "authorization_code", refresh)
     if "openid" in scopes:
@@ -475,28 +502,43 @@ def _from_code(settings: Settings, client: OAuthClient, confidential: bool) -> d
     return body
 
 
-def _from_refresh_token(settings: Settings, client: OAuthClient) -> dict[str, Any]:
+def _from_refresh_token(settings: Settings, client: OAuthClient, confidential: bool) -> dict[str, Any]:
     presented = request.form.get("refresh_token", "")
     if not presented:
         raise OAuthError("invalid_request", "refresh_token is missing")
     digest = _digest(presented)
     raw = _redis().getdel(_key("refresh", digest))
     if raw is None:
-        family = _redis().get(_key("refresh-used", digest))
+        family = _redis().get(_key("refresh-family", digest))
         if family:  # a rotated-away token came back: someone holds a copy, so none of its family is trusted
             _revoke_family(_text(family))
             raise OAuthError("invalid_grant", "refresh token already used: its whole family is revoked, sign in again")
         raise OAuthError("invalid_grant", "refresh token is invalid, expired or revoked")
     record = json.loads(raw)
-    _redis().set(_key("refresh-used", digest), record["family"], ex=REFRESH_TOKEN_LIFETIME)
     if _redis().exists(_key("family-revoked", record["family"])):
         raise OAuthError("invalid_grant", "refresh token was revoked, sign in again")
+    if record.get("confidential") and not confidential:
+        _revoke_family(record["family"])  # a confidential client's token in the hands of someone without its secret
+        raise OAuthError("invalid_grant", "this refresh token was issued to a confidential client: send its secret")
     user = dev_users().get(record["user"])
     if user is None:
         raise OAuthError("invalid_grant", f"user {record['user']} is no longer a development user")
-    scopes = _scopes(user, settings, request.form.get("scope") or record.get("scope"))
+    scopes = _scopes(user, settings, _narrowed(request.form.get("scope"), record.get("scope")))
     refresh = _issue_refresh_token(record)
     return _token_response(settings, client, user, scopes, "refresh_token", refresh)
+
+
+def _narrowed(requested: str | None, granted: str | None) -> str | None:
+    """A refresh may ask for less than the original grant, never more (RFC 6749 section 6)."""
+    if not requested:
+        return granted
+    if granted is None:  # the original grant was everything the user has
+        return requested
+    allowed = set(granted.split())
+    wanted = [scope for scope in requested.split() if scope in allowed]
+    if not wanted:
+        raise OAuthError("invalid_scope", f"none of {requested!r} was granted with this refresh token")
+    return " ".join(wanted)
 
 
 def _client_credentials(settings: Settings, client: OAuthClient) -> dict[str, Any]:

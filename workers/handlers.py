@@ -10,7 +10,7 @@ from typing import Any
 
 from odata_clients.connectivity import SapConnectivity
 from odata_clients.destinations import Principal
-from odata_clients.errors import SapNotFound
+from odata_clients.errors import SapError, SapNotFound
 from odata_clients.gateways.production_orders import messages_result, operation_dates
 from odata_clients.gateways.tasks import TasksGateway
 from odata_clients.models import ConfirmationRequest, Quantity, Task, TaskDecision
@@ -259,7 +259,13 @@ def release_order(attempt: Attempt) -> Applied:
     )
     messages = attempt.sap.production_orders.release(order_id)
     return Applied(
-        {"order_id": order_id, "released": True, "messages": messages_result(messages)},
+        # `messages` stays SAP's texts, as before; `message_details` adds each one's severity and code.
+        {
+            "order_id": order_id,
+            "released": True,
+            "messages": [m.text for m in messages],
+            "message_details": messages_result(messages),
+        },
         "; ".join(m.text for m in messages if m.text) or None,
     )
 
@@ -289,9 +295,16 @@ def reschedule(attempt: Attempt) -> Applied:
         }
     )
     attempt.sap.production_orders.reschedule(order_id, etag=attempt.command.if_match, **wanted)
-    # SAP schedules the operations anew: the plant manager sees where they landed.
-    after = attempt.sap.production_orders.get(order_id, with_status=False)
-    return Applied({"order_id": order_id, **wanted, "operations": operation_dates(after)})
+    return Applied({"order_id": order_id, **wanted, "operations": _operations_after(attempt, order_id)})
+
+
+def _operations_after(attempt: Attempt, order_id: str) -> list[dict[str, str | None]] | None:
+    """Where SAP scheduled the operations after the change; None if SAP cannot say right now. The change is
+    applied either way: a failing read after it must not count as the write's failure."""
+    try:
+        return operation_dates(attempt.sap.production_orders.get(order_id, with_status=False))
+    except SapError:
+        return None
 
 
 # -- confirmations (technical user, on behalf of the supervisor) -----------------------------------

@@ -129,10 +129,13 @@ class ConfirmationsGateway(Gateway):
         )
 
     def for_operation(self, order_id: str, operation: str | None = None, *, top: int = 100) -> list[Confirmation]:
+        """The newest `top` confirmations of the order (or one operation): an operation's confirmations share
+        their ConfirmationGroup and count up, so the highest counts are the newest."""
         clause = convert.and_all(
             convert.eq("OrderID", order_id), convert.eq("OrderOperation", operation) if operation else None
         )
-        entities, _ = self._query(CONFIRMATIONS, filter=clause, top=top)
+        order = "ConfirmationGroup desc,ConfirmationCount desc"
+        entities, _ = self._query(CONFIRMATIONS, filter=clause, order_by=order, top=top)
         return [confirmation_from_sap(e) for e in entities]
 
     def cancel(

@@ -150,9 +150,11 @@ class ReleaseOrder(MethodView):
 
         SAP checks material availability as it releases. This system is set up to release even when parts are
         missing (SAP's Customizing could also refuse or ask): the writeback then succeeds, and its
-        `result.messages` carry SAP's messages in the order SAP issued them, the availability warning
+        `result.messages` carry SAP's message texts in the order SAP issued them, the availability warning
         ("Availability check: 2 missing part(s) in order 1000123 (RM-BOLT-M8, RM-PCB-100)") before the release
-        itself. `GET /production-orders?exception=missing_components` lists such orders beforehand.
+        itself, and `result.message_details` the same messages as `{severity, code, text}` (severity: error,
+        warning, info or success). `GET /production-orders?exception=missing_components` lists such orders
+        beforehand.
         """
         key = idempotency_key()
         if existing := replay(current_principal(), key, CommandType.ORDER_RELEASE, ("ProductionOrder", order_id), {}):

@@ -137,7 +137,8 @@ class ConfirmationRecord:
 
 def split_confirmation_id(confirmation_id: str) -> tuple[str, str]:
     group, sep, count = confirmation_id.partition(CONFIRMATION_ID)
-    if not sep or not (group.isdigit() and len(group) <= 10 and count.isdigit() and len(count) <= 8):
+    digits = group.isascii() and group.isdigit() and count.isascii() and count.isdigit()
+    if not sep or not (digits and len(group) <= 10 and len(count) <= 8):
         raise NotInScope(f"{confirmation_id!r} is not a confirmation id (ConfirmationGroup-ConfirmationCount)")
     return group, count
 

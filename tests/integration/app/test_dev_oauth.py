@@ -34,13 +34,23 @@ def pkce() -> tuple[str, str]:
     return verifier, challenge
 
 
-def sign_in(base: str, client_id: str, user: str, challenge: str | None, redirect_uri: str = REDIRECT) -> str:
+def sign_in(
+    base: str,
+    client_id: str,
+    user: str,
+    challenge: str | None,
+    redirect_uri: str = REDIRECT,
+    scope: str | None = None,
+    browser: requests.Session | None = None,
+) -> str:
     """The browser part: authorize, pick `user` on the login page, come back with a code (state checked)."""
-    browser = requests.Session()
+    browser = browser or requests.Session()
     state = secrets.token_urlsafe(8)
     params = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri, "state": state}
     if challenge:
         params |= {"code_challenge": challenge, "code_challenge_method": "S256"}
+    if scope:
+        params["scope"] = scope
     page = browser.get(f"{base}/dev-idp/oauth/authorize", params=params, allow_redirects=False, timeout=10)
     assert page.status_code == 200 and "Sign in" in page.text
     form = dict(re.findall(r'name="(continue|login_token)" value="([^"]*)"', page.text))
@@ -275,7 +285,58 @@ def test_discovery_and_logout(served: str, client_id: str) -> None:
         ("http://localhost:*/**", "http://localhost.evil.example/cb", False),
         ("sapextensionapi://oauth/callback", "sapextensionapi://oauth/callback", True),
         ("sapextensionapi://oauth/callback", "sapextensionapi://oauth/callback#x", False),
+        # A backslash ends the host for a browser, not for Python's URL parser: never a match.
+        ("https://*.cfapps.*.example.com/cb", "https://evil.com\\.cfapps.x.example.com/cb", False),
+        ("https://*.cfapps.*.example.com/cb", "https://evil.com.x.cfapps.x.example.com/cb", False),  # * is one label
+        ("http://localhost:*/**", "http://localhost:5001/cb\r\nSet-Cookie: x=1", False),
+        ("http://localhost:*/**", "http://localhost:5001/a b", False),
     ],
 )
 def test_redirect_uri_patterns(pattern: str, uri: str, allowed: bool) -> None:
     assert dev_oauth.redirect_matches(pattern, uri) is allowed
+
+
+def test_a_confidential_clients_refresh_token_needs_its_secret(app: Flask, served: str, client_id: str) -> None:
+    secret = dev_oauth.client_for(app.extensions["settings"]).secret
+    code = sign_in(served, client_id, "PM_1010", challenge=None)  # as the router does: no PKCE, the secret
+    tokens = requests.post(
+        f"{served}/dev-idp/oauth/token",
+        data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT},
+        auth=(client_id, secret),
+        timeout=10,
+    ).json()
+    stolen = exchange(served, grant_type="refresh_token", refresh_token=tokens["refresh_token"], client_id=client_id)
+    assert stolen.status_code == 400 and stolen.json()["error"] == "invalid_grant"
+    assert "confidential" in stolen.json()["error_description"]
+
+
+def test_a_refresh_cannot_widen_the_grant(served: str, client_id: str) -> None:
+    verifier, challenge = pkce()
+    code = sign_in(served, client_id, "EXEC_ANNA", challenge, scope="openid")
+    form = {"grant_type": "authorization_code", "redirect_uri": REDIRECT, "client_id": client_id}
+    tokens = exchange(served, **form, code=code, code_verifier=verifier).json()
+    assert tokens["scope"] == "openid"
+    wider = exchange(
+        served,
+        grant_type="refresh_token",
+        refresh_token=tokens["refresh_token"],
+        client_id=client_id,
+        scope="sap-extension-api.Executive",
+    )
+    assert wider.status_code == 400 and wider.json()["error"] == "invalid_scope"
+
+
+def test_a_code_dies_with_its_session(served: str, client_id: str) -> None:
+    verifier, challenge = pkce()
+    browser = requests.Session()
+    code = sign_in(served, client_id, "EXEC_BEN", challenge, browser=browser)
+    browser.get(f"{served}/dev-idp/logout.do", timeout=10)
+    form = {"grant_type": "authorization_code", "redirect_uri": REDIRECT, "client_id": client_id}
+    answer = exchange(served, **form, code=code, code_verifier=verifier)
+    assert answer.status_code == 400 and "session" in answer.json()["error_description"]
+
+
+def test_an_odd_login_token_is_a_400_not_a_500(served: str) -> None:
+    form = {"login_token": "é", "user": "PM_1010", "continue": "/dev-idp/oauth/authorize?x=1"}
+    answer = requests.post(f"{served}/dev-idp/login", data=form, cookies={"dev_idp_login": "abc"}, timeout=10)
+    assert answer.status_code == 400

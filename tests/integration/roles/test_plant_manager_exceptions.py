@@ -370,8 +370,9 @@ def key() -> dict[str, str]:
 
 
 def sap_messages(result: dict[str, Any]) -> list[tuple[str, str]]:
-    """(severity, text) of a writeback result's `messages` ({severity, code, text} each)."""
-    return [(m["severity"], m["text"]) for m in result["messages"]]
+    """(severity, text) of a writeback result's `message_details`; `messages` keeps the texts alone."""
+    assert result["messages"] == [m["text"] for m in result["message_details"]]
+    return [(m["severity"], m["text"]) for m in result["message_details"]]
 
 
 def test_release_with_missing_parts_shows_sap_warning(

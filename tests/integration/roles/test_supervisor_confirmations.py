@@ -142,7 +142,7 @@ def test_cancellation_checks_before_anything_is_stored(
     assert api.post(url, json={}, headers={**other_supervisor, **key()}).status_code == 404
     # Malformed, unknown, or another operation's confirmation: 404 as well.
     base = f"/api/v1/work-orders/{work['id']}/confirmations"
-    for wrong in ("nonsense", "0000000000-00000000", "12-x"):
+    for wrong in ("nonsense", "0000000000-00000000", "12-x", "\u0661\u0662-1"):
         answer = api.post(f"{base}/{wrong}/cancellation", json={}, headers={**supervisor, **key()})
         assert answer.status_code == 404, (wrong, answer.json)
     other = next(
@@ -171,3 +171,16 @@ def test_history_of_another_work_centre_is_a_404(
     work = open_work_order(api, supervisor)
     for path in ("confirmations", "confirmation-proposal"):
         assert api.get(f"/api/v1/work-orders/{work['id']}/{path}", headers=other_supervisor).status_code == 404
+
+
+def test_a_long_history_keeps_the_newest(
+    api: FlaskClient, supervisor: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from roles.supervisor import service
+
+    monkeypatch.setattr(service, "HISTORY_LIMIT", 2)
+    work = open_work_order(api, supervisor, at_least=3)
+    posted = [post_in_sap(api, work, "1", text=f"n{n}") for n in range(3)]
+    items = api.get(f"/api/v1/work-orders/{work['id']}/confirmations", headers=supervisor).json["items"]
+    newest = [f"{c.confirmation_group}-{c.confirmation_count}" for c in reversed(posted[1:])]
+    assert [item["id"] for item in items] == newest

@@ -55,4 +55,6 @@ def test_oauth2_configuration_registers_the_router_and_a_native_app_only() -> No
     assert any(uri.startswith("https://") and uri.endswith("/login/callback") for uri in uris)
     assert any(not uri.startswith(("http://", "https://")) for uri in uris)
     assert not any(uri.startswith("http://") for uri in uris)
+    # No wildcard in a host: `https://*.cfapps...` would hand codes to any app anyone deploys on that domain.
+    assert not any("*" in uri.split("://", 1)[1].split("/", 1)[0] for uri in uris)
     assert 0 < config["token-validity"] <= 3600 < config["refresh-token-validity"]
