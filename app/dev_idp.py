@@ -5,6 +5,7 @@ Registered only when the settings say development and no real IdP is configured.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -26,9 +27,16 @@ blp = Blueprint(
 XS_SECURITY = ROOT / "xs-security.json"
 
 
+@functools.cache
+def xs_security() -> dict[str, Any]:
+    """xs-security.json, what BTP deploys: scopes, role collections, and the OAuth client's configuration."""
+    security: dict[str, Any] = json.loads(XS_SECURITY.read_text())
+    return security
+
+
 def scopes_of(role_collections: list[str], xsappname: str) -> list[str]:
     """Scopes granted by role collections, resolved through xs-security.json like XSUAA does."""
-    security = json.loads(XS_SECURITY.read_text())
+    security = xs_security()
     templates = {t["name"]: t for t in security["role-templates"]}
     collections = {c["name"]: c for c in security["role-collections"]}
     unknown = [name for name in role_collections if name not in collections]

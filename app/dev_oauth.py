@@ -24,7 +24,6 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
-from functools import cache
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ from flask import Blueprint, Flask, Response, current_app, redirect, request
 from joserfc import jwt
 from werkzeug.wrappers import Response as WebResponse
 
-from app.dev_idp import XS_SECURITY, scopes_of
+from app.dev_idp import scopes_of, xs_security
 from runtime.secret_files import read_or_create
 from runtime.settings import Settings
 from runtime.user_assertion import load_or_create_key, user_claims
@@ -43,13 +42,6 @@ from runtime.user_assertion import load_or_create_key, user_claims
 PREFIX = "/dev-idp"
 USERS_FILE = Path(__file__).with_name("dev_users.json")
 CLIENT_SECRET_FILE = "dev-idp-client-secret"  # beside the signing key
-
-
-@cache
-def xs_security() -> dict[str, Any]:
-    """xs-security.json, what BTP deploys: scopes, role collections, and the OAuth client's configuration."""
-    security: dict[str, Any] = json.loads(XS_SECURITY.read_text())
-    return security
 
 
 # As XSUAA applies oauth2-configuration: short access tokens (a stolen one is worth minutes), longer refresh.

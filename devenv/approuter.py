@@ -11,6 +11,8 @@ import json
 import shutil
 from pathlib import Path
 
+from runtime.settings import Settings
+
 ROOT = Path(__file__).resolve().parent.parent
 APPROUTER = ROOT / "approuter"
 ENTRY = APPROUTER / "node_modules" / "@sap" / "approuter" / "approuter.js"
@@ -70,3 +72,20 @@ def environment(
         "VCAP_SERVICES": json.dumps({"xsuaa": [binding]}),
         "destinations": json.dumps(destinations),
     }
+
+
+def bound_to_dev_idp(base: dict[str, str], settings: Settings, *, port: int, api_url: str) -> dict[str, str]:
+    """`environment` for a router in front of the API at `api_url`, signing in at that API's /dev-idp with the
+    development identity provider's OAuth client (as BTP binds it to the XSUAA instance)."""
+    from app.dev_oauth import client_for  # the app, only when a router is started
+
+    client = client_for(settings)
+    return environment(
+        base,
+        port=port,
+        api_url=api_url,
+        idp_url=f"{api_url}/dev-idp",
+        client_id=client.client_id,
+        client_secret=client.secret,
+        xsappname=settings.xsappname,
+    )

@@ -246,7 +246,8 @@ def main() -> int:
         base = f"http://127.0.0.1:{port}"
         router = f"http://localhost:{router_port}" if with_router else None
         if with_router:
-            launcher.start("approuter", approuter.command(), _router_env(env, router_port, base), approuter.APPROUTER)
+            router_env = approuter.bound_to_dev_idp(env, from_env(env), port=router_port, api_url=base)
+            launcher.start("approuter", approuter.command(), router_env, approuter.APPROUTER)
         _wait_ready(f"{base}/health/ready", launcher)
         print(_banner(base, env, router), flush=True)
         while True:
@@ -263,23 +264,6 @@ def main() -> int:
             signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
         launcher.stop()
         print("run: all processes stopped", flush=True)
-
-
-def _router_env(env: dict[str, str], router_port: int, base: str) -> dict[str, str]:
-    """The router's binding to the development identity provider, as BTP would bind it to XSUAA."""
-    from app.dev_oauth import client_for
-
-    settings = from_env(env)
-    client = client_for(settings)
-    return approuter.environment(
-        env,
-        port=router_port,
-        api_url=base,
-        idp_url=f"{base}/dev-idp",
-        client_id=client.client_id,
-        client_secret=client.secret,
-        xsappname=settings.xsappname,
-    )
 
 
 def _banner(base: str, env: dict[str, str], router: str | None) -> str:

@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from app.dev_oauth import client_for
 from devenv import approuter
 from devenv.redis_server import die_with_parent, free_port, wait_for_port
 from tests.e2e.conftest import CHROMIUM_MISSING, PAGE_TIMEOUT, chromium_available
@@ -33,18 +32,9 @@ pytestmark = [
 @pytest.fixture
 def router(app: Flask, served: str, tmp_path: Path) -> Iterator[str]:
     """@sap/approuter bound to the served app's /dev-idp through an xsuaa binding, as `python3 dev.py run` does."""
-    settings = app.extensions["settings"]
-    client = client_for(settings)
     port = free_port()
-    env = approuter.environment(
-        {k: v for k, v in os.environ.items() if k not in ("VCAP_SERVICES", "destinations", "PORT")},
-        port=port,
-        api_url=served,
-        idp_url=f"{served}/dev-idp",
-        client_id=client.client_id,
-        client_secret=client.secret,
-        xsappname=settings.xsappname,
-    )
+    base = {k: v for k, v in os.environ.items() if k not in ("VCAP_SERVICES", "destinations", "PORT")}
+    env = approuter.bound_to_dev_idp(base, app.extensions["settings"], port=port, api_url=served)
     log = tmp_path / "approuter.log"
     with log.open("wb") as out:
         process = subprocess.Popen(

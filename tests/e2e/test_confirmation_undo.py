@@ -5,14 +5,8 @@ second cancel is a 409."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,48 +14,17 @@ import requests
 from flask.testing import FlaskClient
 
 from app.dev_idp import mint_token
-from runtime.settings import Settings
-from tests.conftest import MockSap, local_settings, migrated_app
-from tests.e2e.writeback_env import poll
+from tests.conftest import MockSap, migrated_app
+from tests.e2e.writeback_env import Workers, poll, workers
 
-ROOT = Path(__file__).resolve().parents[2]
-UNDO_REDIS_DB = 8
+__all__ = ["workers"]  # the fixture
 CONFIRMATIONS = "/sap/opu/odata/sap/API_PROD_ORDER_CONFIRMATION_2_SRV/ProdnOrdConf2"
 
 
 @pytest.fixture
-def undo_settings(redis_url: str, trusting_sap: MockSap, tmp_path: Path, dev_idp_key_file: str) -> Settings:
-    return local_settings(redis_url, trusting_sap, tmp_path, dev_idp_key_file, redis_db=UNDO_REDIS_DB)
-
-
-@pytest.fixture
-def api(undo_settings: Settings) -> FlaskClient:
-    app = migrated_app(undo_settings)
-    app.extensions["redis"].flushdb()
-    return app.test_client()
-
-
-@pytest.fixture
-def worker(undo_settings: Settings) -> Iterator[None]:
-    env = {
-        **os.environ,
-        "APP_ENV": "development",
-        "REDIS_URL": undo_settings.redis_url,
-        "DATABASE_URL": undo_settings.database_url,
-        "SAP_URL": undo_settings.sap_url,
-        "DEV_IDP_KEY_FILE": undo_settings.dev_idp_key_file,
-        "LOG_LEVEL": "WARNING",
-    }
-    process = subprocess.Popen([sys.executable, "-m", "workers"], cwd=ROOT, env=env, start_new_session=True)
-    try:
-        yield
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+def api(workers: Workers) -> FlaskClient:
+    """The API over the very store and Redis the `workers` fixture's worker processes use."""
+    return migrated_app(workers.context.settings).test_client()
 
 
 def finished(api: FlaskClient, location: str, headers: dict[str, str]) -> dict[str, Any]:
@@ -87,10 +50,11 @@ def in_sap(sap: MockSap, external_id: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.slow
-def test_confirm_with_scrap_then_undo_it(
-    api: FlaskClient, worker: None, undo_settings: Settings, trusting_sap: MockSap
-) -> None:
-    token = mint_token(undo_settings, "SUP_ASSY1010", ["Supervisor"], {"Plant": ["1010"], "WorkCenter": ["ASSY1010"]})
+def test_confirm_with_scrap_then_undo_it(api: FlaskClient, workers: Workers, trusting_sap: MockSap) -> None:
+    workers.start()
+    token = mint_token(
+        workers.context.settings, "SUP_ASSY1010", ["Supervisor"], {"Plant": ["1010"], "WorkCenter": ["ASSY1010"]}
+    )
     supervisor = {"Authorization": f"Bearer {token}"}
     work = next(
         item

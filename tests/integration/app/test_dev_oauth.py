@@ -71,17 +71,22 @@ def exchange(base: str, **form: str) -> requests.Response:
     return requests.post(f"{base}/dev-idp/oauth/token", data=form, timeout=10)
 
 
-def test_pkce_flow_gives_an_xsuaa_token_that_calls_the_api(served: str, client_id: str) -> None:
-    verifier, challenge = pkce()
-    code = sign_in(served, client_id, "PM_1010_1020", challenge)
-    answer = exchange(
-        served,
+def redeem(base: str, client_id: str, code: str, verifier: str) -> requests.Response:
+    """A public client's code exchange: the code, its redirect URI and the PKCE verifier, no secret."""
+    return exchange(
+        base,
         grant_type="authorization_code",
         code=code,
         redirect_uri=REDIRECT,
         client_id=client_id,
         code_verifier=verifier,
     )
+
+
+def test_pkce_flow_gives_an_xsuaa_token_that_calls_the_api(served: str, client_id: str) -> None:
+    verifier, challenge = pkce()
+    code = sign_in(served, client_id, "PM_1010_1020", challenge)
+    answer = redeem(served, client_id, code, verifier)
     assert answer.status_code == 200, answer.text
     assert answer.headers["Cache-Control"] == "no-store"
     body = answer.json()
@@ -106,17 +111,16 @@ def test_pkce_flow_gives_an_xsuaa_token_that_calls_the_api(served: str, client_i
 def test_wrong_verifier_and_replayed_code_are_invalid_grant(served: str, client_id: str) -> None:
     verifier, challenge = pkce()
     code = sign_in(served, client_id, "SUP_ASSY1010", challenge)
-    form = {"grant_type": "authorization_code", "redirect_uri": REDIRECT, "client_id": client_id}
-    wrong = exchange(served, **form, code=code, code_verifier=pkce()[0])
+    wrong = redeem(served, client_id, code, pkce()[0])
     assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
     # The code is spent by the failed attempt too: a guesser gets one try per code.
-    again = exchange(served, **form, code=code, code_verifier=verifier)
+    again = redeem(served, client_id, code, verifier)
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
 
     code = sign_in(served, client_id, "SUP_ASSY1010", challenge)
-    first = exchange(served, **form, code=code, code_verifier=verifier)
+    first = redeem(served, client_id, code, verifier)
     assert first.status_code == 200
-    replay = exchange(served, **form, code=code, code_verifier=verifier)
+    replay = redeem(served, client_id, code, verifier)
     assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
     # A replayed code revokes what it gave (RFC 6749 4.1.2): its refresh token no longer works.
     refreshed = exchange(
@@ -160,14 +164,7 @@ def test_plain_pkce_is_refused_at_the_redirect_uri(served: str, client_id: str) 
 def test_refresh_tokens_rotate_and_a_reused_one_revokes_the_family(served: str, client_id: str) -> None:
     verifier, challenge = pkce()
     code = sign_in(served, client_id, "EXEC_ANNA", challenge)
-    tokens = exchange(
-        served,
-        grant_type="authorization_code",
-        code=code,
-        redirect_uri=REDIRECT,
-        client_id=client_id,
-        code_verifier=verifier,
-    ).json()
+    tokens = redeem(served, client_id, code, verifier).json()
     first = tokens["refresh_token"]
     rotated = exchange(served, grant_type="refresh_token", refresh_token=first, client_id=client_id)
     assert rotated.status_code == 200
@@ -188,14 +185,7 @@ def test_refresh_tokens_rotate_and_a_reused_one_revokes_the_family(served: str, 
 def test_revoked_refresh_token_stops_working(served: str, client_id: str) -> None:
     verifier, challenge = pkce()
     code = sign_in(served, client_id, "OPS_ADMIN", challenge)
-    refresh = exchange(
-        served,
-        grant_type="authorization_code",
-        code=code,
-        redirect_uri=REDIRECT,
-        client_id=client_id,
-        code_verifier=verifier,
-    ).json()["refresh_token"]
+    refresh = redeem(served, client_id, code, verifier).json()["refresh_token"]
     form = {"token": refresh, "client_id": client_id}
     revoked = requests.post(f"{served}/dev-idp/oauth/revoke", data=form, timeout=10)
     assert revoked.status_code == 200
@@ -237,21 +227,11 @@ def test_discovery_and_logout(served: str, client_id: str) -> None:
         "code_challenge": challenge,
         "code_challenge_method": "S256",
     }
-    page = browser.get(config["authorization_endpoint"], params=params, timeout=10)
-    form = dict(re.findall(r'name="(continue|login_token)" value="([^"]*)"', page.text))
-    form["continue"] = form["continue"].replace("&amp;", "&")
-    browser.post(f"{served}/dev-idp/login", data={**form, "user": "EXEC_BEN"}, allow_redirects=False, timeout=10)
+    sign_in(served, client_id, "EXEC_BEN", challenge, browser=browser)  # the login page, once
     again = browser.get(config["authorization_endpoint"], params=params, allow_redirects=False, timeout=10)
     assert again.status_code == 302 and "code=" in again.headers["Location"]
     code = parse_qs(urlsplit(again.headers["Location"]).query)["code"][0]
-    refresh = exchange(
-        served,
-        grant_type="authorization_code",
-        code=code,
-        redirect_uri=REDIRECT,
-        client_id=client_id,
-        code_verifier=verifier,
-    ).json()["refresh_token"]
+    refresh = redeem(served, client_id, code, verifier).json()["refresh_token"]
 
     out = browser.get(config["end_session_endpoint"], params={"redirect": REDIRECT}, allow_redirects=False, timeout=10)
     assert out.status_code == 302 and out.headers["Location"] == REDIRECT
@@ -313,8 +293,7 @@ def test_a_confidential_clients_refresh_token_needs_its_secret(app: Flask, serve
 def test_a_refresh_cannot_widen_the_grant(served: str, client_id: str) -> None:
     verifier, challenge = pkce()
     code = sign_in(served, client_id, "EXEC_ANNA", challenge, scope="openid")
-    form = {"grant_type": "authorization_code", "redirect_uri": REDIRECT, "client_id": client_id}
-    tokens = exchange(served, **form, code=code, code_verifier=verifier).json()
+    tokens = redeem(served, client_id, code, verifier).json()
     assert tokens["scope"] == "openid"
     wider = exchange(
         served,
@@ -331,8 +310,7 @@ def test_a_code_dies_with_its_session(served: str, client_id: str) -> None:
     browser = requests.Session()
     code = sign_in(served, client_id, "EXEC_BEN", challenge, browser=browser)
     browser.get(f"{served}/dev-idp/logout.do", timeout=10)
-    form = {"grant_type": "authorization_code", "redirect_uri": REDIRECT, "client_id": client_id}
-    answer = exchange(served, **form, code=code, code_verifier=verifier)
+    answer = redeem(served, client_id, code, verifier)
     assert answer.status_code == 400 and "session" in answer.json()["error_description"]
 
 
