@@ -15,6 +15,8 @@ import sys
 import venv
 from pathlib import Path
 
+from devenv import webapp_assets  # standard library only, like this file
+
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / "bin"
@@ -74,6 +76,7 @@ def _in_venv(*args: str) -> int:
 
 def run() -> int:
     """Start mock SAP, Redis (unless REDIS_URL is set), the API, one worker and the router; Ctrl-C stops all."""
+    webapp_assets.ensure(required=False)
     ensure_approuter()
     os.execv(str(BIN / "python"), [str(BIN / "python"), "-m", "devenv.run", *sys.argv[2:]])
     return 1  # not reached
@@ -81,6 +84,7 @@ def run() -> int:
 
 def test() -> int:
     """Lint, type-check and run the whole test suite; extra arguments go to pytest."""
+    webapp_assets.ensure(required=True)  # the reference app's browser tests need its design assets and axe-core
     ensure_approuter()
     for step in (["-m", "ruff", "check", "."], ["-m", "ruff", "format", "--check", "."], ["-m", "mypy"]):
         print(f"dev.py test: {' '.join(step[1:])}", flush=True)

@@ -20,6 +20,7 @@ from app.query_args import init_query_args
 from app.request_log import init_request_log
 from app.request_tracing import init_request_tracing
 from app.web_security import init_web_security
+from app.webapp import init_webapp
 from runtime.logs import configure_logging
 from runtime.sap import sap_connectivity
 from runtime.settings import Settings, from_env
@@ -64,6 +65,7 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
         settings.jwt_issuer, settings.xsappname, _signing_keys(app, api, settings), settings.jwt_leeway
     )
     register_blueprints(api)
+    init_webapp(app)  # the reference app at /app: a plain blueprint, not in the OpenAPI document
     app.extensions["paging_key"] = paging_key(settings)
     init_query_args(app, api)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -202,9 +203,9 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-@pytest.fixture
-def served(app: Flask) -> Iterator[str]:
-    """The app over real HTTP (werkzeug's threaded server) on a free port: for browsers and HTTP clients."""
+@contextlib.contextmanager
+def serve(app: Flask) -> Iterator[str]:
+    """Any app over real HTTP (werkzeug's threaded server) on a free port; its base URL."""
     from werkzeug.serving import make_server
 
     server = make_server("127.0.0.1", free_port(), app, threaded=True)
@@ -215,6 +216,13 @@ def served(app: Flask) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def served(app: Flask) -> Iterator[str]:
+    """The app over real HTTP on a free port: for browsers and HTTP clients."""
+    with serve(app) as url:
+        yield url
 
 
 @pytest.fixture

@@ -1,0 +1,165 @@
+// The app shell: sign-in, one screen per route (#/work/1000123-0010), the roles' screens from their modules, the
+// writeback strip above every screen, the offline banner and the outbox that empties itself when the API is back.
+
+import { Api, ApiError } from "./api.js";
+import { signIn } from "./auth.js";
+import { button, format, h, replace, strip, title } from "./ui.js";
+import { describe, Tracker } from "./writebacks.js";
+import activity from "./activity.js";
+import executive from "./executive.js";
+import plantManager from "./plant-manager.js";
+import supervisor from "./supervisor.js";
+
+const ROLE_SCREENS = [executive, plantManager, supervisor];
+const main = document.getElementById("main");
+const strips = document.getElementById("activity");
+const banner = document.getElementById("offline");
+
+let ctx;
+let rendering = 0;
+
+async function boot() {
+  registerServiceWorker();
+  let session;
+  try {
+    session = await signIn();
+  } catch (error) {
+    const offline = error instanceof TypeError;
+    return fail(offline ? "You are offline. Connect once to sign in; after that the app works offline too." : error.message);
+  }
+  const api = new Api(session, () => session.renew().then((ok) => ok || location.reload()));
+  const { data: me } = await api.get("me");
+  api.user = me.user;
+  const screens = ROLE_SCREENS.filter((screen) => me.roles.includes(screen.role));
+  const tracker = new Tracker(api);
+  ctx = { api, me, session, tracker, screens, cachedAt: null };
+  shell(me, screens, session);
+  tracker.on((item) => {
+    renderStrips();
+    if (item.status === "succeeded" && item.route === location.hash) render();
+  });
+  api.on(() => renderStrips());
+  window.addEventListener("hashchange", render);
+  window.addEventListener("online", () => api.flush());
+  setInterval(() => api.flush().then(renderBanner), 5000); // a cut network comes back without an "online" event
+  await api.flush();
+  if (!location.hash || location.hash === "#/") location.replace(`#/${screens[0]?.home ?? "activity"}`);
+  else render();
+}
+
+function shell(me, screens, session) {
+  document.getElementById("user").textContent = me.user;
+  const tabs = [...screens.map((screen) => [screen.home, screen.label]), ["activity", "Activity"]];
+  replace(document.getElementById("tabs"),
+    tabs.map(([home, label]) => h("a", { class: "app-tab", href: `#/${home}`, dataset: { home } }, label)));
+  replace(document.getElementById("signout"), button("Sign out", async () => {
+    await navigator.serviceWorker?.controller?.postMessage({ type: "forget-data" });
+    session.signOut();
+  }, { kind: "transparent" }));
+}
+
+/** Which screen the hash names: [view, params], or nothing. */
+function route(hash) {
+  const path = hash.replace(/^#\/?/, "");
+  for (const screen of [...ctx.screens, activity]) {
+    for (const [pattern, view] of screen.routes) {
+      const match = path.match(pattern);
+      if (match) return [screen, view, match.slice(1).map(decodeURIComponent)];
+    }
+  }
+  return [];
+}
+
+async function render() {
+  const turn = ++rendering;
+  const [screen, view, params] = route(location.hash);
+  for (const tab of document.querySelectorAll(".app-tab")) {
+    tab.toggleAttribute("aria-current", tab.dataset.home === screen?.home);
+    if (tab.hasAttribute("aria-current")) tab.setAttribute("aria-current", "page");
+  }
+  if (!view) return page("Not found", [strip("warning", "There is no such screen. ", h("a", { href: "#/" }, "Start again"))]);
+  ctx.cachedAt = null;
+  main.setAttribute("aria-busy", "true");
+  try {
+    const { heading, body, footer } = await view(viewContext(), ...params);
+    if (turn === rendering) page(heading, body, footer);
+  } catch (error) {
+    if (turn === rendering) page("Could not load", [strip("error", messageOf(error)), button("Try again", render)]);
+  } finally {
+    main.removeAttribute("aria-busy");
+    renderBanner();
+  }
+}
+
+function page(heading, body, footer) {
+  const h1 = title(heading, 1);
+  h1.tabIndex = -1;
+  replace(main, h1, body, footer && footer.length ? h("div", { class: "fd-bar fd-bar--floating-footer app-footer" },
+    h("div", { class: "fd-bar__right" }, footer.map((node) => h("div", { class: "fd-bar__element" }, node)))) : null);
+  document.title = `${heading} · SAP extension`;
+  h1.focus({ preventScroll: false });
+}
+
+function messageOf(error) {
+  if (error instanceof ApiError) return `${error.message} (${error.status})`;
+  if (error instanceof TypeError) return "The API cannot be reached and nothing was saved for this screen yet.";
+  return error.message;
+}
+
+/** What a view gets: reads that note an offline copy, and act() for writebacks with their live status. */
+function viewContext() {
+  return {
+    me: ctx.me,
+    async get(path) {
+      const result = await ctx.api.get(path);
+      if (result.cachedAt) ctx.cachedAt = result.cachedAt;
+      return result;
+    },
+    /** Resolves true when accepted or queued; shows the API's refusal in `errorSlot` and resolves false. */
+    async act(method, path, body, { label, ifMatch, errorSlot }) {
+      const route = location.hash;
+      try {
+        const outcome = await ctx.api.command(method, path, body, { label, ifMatch });
+        if (outcome.writeback) ctx.tracker.upsert({ id: outcome.writeback.id, route });
+        return true;
+      } catch (error) {
+        const text = error.status === 412 ? "Someone changed this in SAP since you loaded it. Reload to see the change, then try again."
+          : messageOf(error);
+        if (errorSlot) replace(errorSlot, strip(error.status === 412 ? "warning" : "error", text));
+        return false;
+      }
+    },
+    navigate: (hash) => location.assign(hash),
+    refresh: render,
+  };
+}
+
+const dismissed = new Set();
+function renderStrips() {
+  const shown = ctx.tracker.latest(3).filter((item) => !dismissed.has(`${item.id}:${item.status}`));
+  replace(strips, shown.map((item) => {
+    const { type, text } = describe(item);
+    const close = button("Dismiss", () => { dismissed.add(`${item.id}:${item.status}`); renderStrips(); },
+      { kind: "transparent", label: `Dismiss: ${text}` });
+    return h("div", { class: "app-strip", dataset: { writeback: item.id, status: item.status } }, strip(type, text), close);
+  }));
+}
+
+async function renderBanner() {
+  const waiting = await ctx.api.waiting().catch(() => []);
+  const parts = [];
+  if (ctx.cachedAt) parts.push(`Offline: showing what was loaded at ${format.time(ctx.cachedAt)}.`);
+  if (waiting.length) parts.push(`${waiting.length} action${waiting.length > 1 ? "s" : ""} waiting to be sent.`);
+  replace(banner, parts.length ? strip("warning", parts.join(" ")) : null);
+}
+
+function fail(message) {
+  replace(main, title("SAP extension", 1), strip("error", message), button("Try again", () => location.reload()));
+}
+
+function registerServiceWorker() {
+  if (!("serviceWorker" in navigator)) return;
+  navigator.serviceWorker.register("sw.js", { scope: "./" }).catch(() => {}); // the app works without it, online
+}
+
+boot();

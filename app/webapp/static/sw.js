@@ -1,0 +1,71 @@
+// The service worker: the app shell from its cache (a new version of any file is a new worker, which fetches the
+// new shell), the API's reads network-first with the last answer kept for offline use. Writes are never touched
+// here: the page keeps them in its outbox and sends them itself, so it always knows what happened to them.
+
+const VERSION = "__APP_VERSION__";
+const SHELL_FILES = __APP_FILES__; // every file the app is made of, listed by the server
+const SHELL = `shell-${VERSION}`;
+const DATA = "api-data"; // the last answer to each GET of the API, for offline use
+const NETWORK_WAIT_MS = 4000; // patchy Wi-Fi: after this, the saved answer is better than a spinner
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(caches.open(SHELL).then((cache) => cache.addAll(["./", ...SHELL_FILES])).then(() => self.skipWaiting()));
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil(caches.keys()
+    .then((names) => Promise.all(names.filter((n) => n.startsWith("shell-") && n !== SHELL).map((n) => caches.delete(n))))
+    .then(() => self.clients.claim()));
+});
+
+self.addEventListener("message", (event) => {
+  if (event.data?.type === "forget-data") event.waitUntil(caches.delete(DATA)); // signing out: no one else's lists
+});
+
+self.addEventListener("fetch", (event) => {
+  const { request } = event;
+  if (request.method !== "GET") return;
+  const url = new URL(request.url);
+  const app = new URL("./", self.registration.scope);
+  if (url.origin !== app.origin) return;
+  if (url.pathname.startsWith(new URL("../api/", app).pathname)) {
+    if (!/\/writebacks\/[^/]+$/.test(url.pathname)) event.respondWith(networkFirst(request));
+  } else if (url.pathname.startsWith(app.pathname) && !url.pathname.endsWith("/config.json")) {
+    event.respondWith(shellFirst(request));
+  }
+});
+
+async function shellFirst(request) {
+  const cache = await caches.open(SHELL);
+  // Navigations (the sign-in redirect comes back with ?code=) all get the one page.
+  const cached = await cache.match(request.mode === "navigate" ? "./" : request, { ignoreSearch: request.mode === "navigate" });
+  return cached || fetch(request);
+}
+
+async function networkFirst(request) {
+  const cache = await caches.open(DATA);
+  try {
+    const response = await withTimeout(fetch(request), NETWORK_WAIT_MS);
+    if (response.ok) await cache.put(request, await stamped(response.clone()));
+    return response;
+  } catch (error) {
+    // Another user's token does not matter here: sign-out empties this cache.
+    const cached = await cache.match(request, { ignoreVary: true });
+    if (cached) return cached;
+    throw error;
+  }
+}
+
+/** The copy records when it was fetched, so the app can say "as of 10:42". */
+function stamped(response) {
+  const headers = new Headers(response.headers);
+  headers.set("X-App-Cached-At", new Date().toISOString());
+  return response.blob().then((body) => new Response(body, { status: response.status, statusText: response.statusText, headers }));
+}
+
+function withTimeout(promise, ms) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new TypeError("network too slow")), ms);
+    promise.then((value) => { clearTimeout(timer); resolve(value); }, (error) => { clearTimeout(timer); reject(error); });
+  });
+}
