@@ -37,8 +37,10 @@ self.addEventListener("fetch", (event) => {
 
 async function shellFirst(request) {
   const cache = await caches.open(SHELL);
-  // Navigations (the sign-in redirect comes back with ?code=) all get the one page.
-  const cached = await cache.match(request.mode === "navigate" ? "./" : request, { ignoreSearch: request.mode === "navigate" });
+  // Navigations (the sign-in redirect comes back with ?code=) all get the one page. ignoreVary: a module script's
+  // request carries an Origin header the cached one did not (the server varies on Origin for CORS).
+  const navigation = request.mode === "navigate";
+  const cached = await cache.match(navigation ? "./" : request, { ignoreSearch: navigation, ignoreVary: true });
   return cached || fetch(request);
 }
 

@@ -38,7 +38,7 @@ async function boot() {
     renderStrips();
     if (item.status === "succeeded" && item.route === location.hash) render();
   });
-  api.on(() => renderStrips());
+  api.on(() => { renderStrips(); renderBanner(); });
   window.addEventListener("hashchange", render);
   window.addEventListener("online", () => api.flush());
   setInterval(() => api.flush().then(renderBanner), 5000); // a cut network comes back without an "online" event
