@@ -21,7 +21,9 @@ from flask import Flask
 
 from devenv import approuter
 from devenv.redis_server import die_with_parent, free_port, wait_for_port
+from runtime.settings import Settings
 from tests.e2e.conftest import CHROMIUM_MISSING, PAGE_TIMEOUT, chromium_available
+from tests.e2e.reference_app import Live, heading, live, phone, wait, workers, writeback_strip
 
 pytestmark = [
     pytest.mark.skipif(not chromium_available(), reason=CHROMIUM_MISSING),
@@ -32,9 +34,15 @@ pytestmark = [
 @pytest.fixture
 def router(app: Flask, served: str, tmp_path: Path) -> Iterator[str]:
     """@sap/approuter bound to the served app's /dev-idp through an xsuaa binding, as `python3 dev.py run` does."""
+    with running_router(app.extensions["settings"], served, tmp_path) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def running_router(settings: Settings, api_url: str, tmp_path: Path) -> Iterator[str]:
     port = free_port()
     base = {k: v for k, v in os.environ.items() if k not in ("VCAP_SERVICES", "destinations", "PORT")}
-    env = approuter.bound_to_dev_idp(base, app.extensions["settings"], port=port, api_url=served)
+    env = approuter.bound_to_dev_idp(base, settings, port=port, api_url=api_url)
     log = tmp_path / "approuter.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -54,6 +62,9 @@ def router(app: Flask, served: str, tmp_path: Path) -> Iterator[str]:
             os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=20)
         print(log.read_text()[-3000:])  # shown when the test fails
+
+
+__all__ = ["live", "phone", "workers"]  # the fixtures
 
 
 def page_json(browser: Any) -> Any:
@@ -94,3 +105,26 @@ def test_sign_in_through_the_router_lists_the_plant_managers_orders_and_logout_e
     # The router's session is gone and so is the identity provider's: the next call asks for a sign-in again.
     browser.get(f"{router}/api/v1/me")
     wait.until(lambda driver: driver.title == "Sign in")
+
+
+@pytest.mark.slow
+def test_the_reference_app_through_the_router_signs_in_with_its_session_and_writes_with_its_csrf_token(
+    live: Live, phone: Any, tmp_path: Path
+) -> None:
+    """The app under the router's /app: no token of its own (the router's session and its X-CSRF-Token)."""
+    from selenium.webdriver.common.by import By
+
+    with running_router(live.workers.context.settings, live.url, tmp_path) as router:
+        phone.get(f"{router}/app/")
+        wait(phone, lambda driver: driver.title == "Sign in")
+        phone.find_element(By.CSS_SELECTOR, 'button[value="SUP_ASSY1010"]').click()
+        wait(phone, lambda driver: driver.current_url.startswith(f"{router}/app/") and heading(driver) == "My work")
+        assert phone.execute_script("return sessionStorage.getItem('sapext.tokens')") is None
+
+        phone.find_elements(By.CSS_SELECTOR, "main .app-row")[0].click()
+        wait(phone, lambda driver: driver.find_elements(By.CSS_SELECTOR, "form.app-form"))
+        good = phone.find_element(By.NAME, "yield")
+        good.clear()
+        good.send_keys("1")
+        phone.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+        assert "done in SAP" in writeback_strip(phone, "succeeded")

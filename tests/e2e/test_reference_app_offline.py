@@ -66,3 +66,30 @@ def test_an_action_taken_offline_is_sent_once_when_the_network_is_back(live: Liv
     posted = [row for row in in_sap(live, order, operation) if row["ConfirmationText"] == "taken offline"]
     assert len(posted) == 1 and len(in_sap(live, order, operation)) == before + 1
     wait(phone, lambda driver: "waiting to be sent" not in driver.find_element(By.ID, "offline").text)
+
+
+SHELL_BUDGET = 300_000  # bytes over the wire for the app shell's first load (issue 15): a phone on a slow network
+
+
+def test_the_app_shell_first_load_stays_under_its_budget(live: Live, phone: Any) -> None:
+    """What a phone downloads for the app itself on its first visit (compressed, headers included), measured by the
+    browser (Resource Timing's transferSize) with an empty HTTP cache and no service worker."""
+    sign_in(phone, live, "SUP_ASSY1010", "My work")
+    phone.execute_async_script(
+        "const done = arguments[0];"
+        "navigator.serviceWorker.getRegistrations().then((all) => Promise.all(all.map((r) => r.unregister())))"
+        ".then(() => caches.keys()).then((keys) => Promise.all(keys.map((k) => caches.delete(k)))).then(() => done());"
+    )
+    phone.execute_cdp_cmd("Network.clearBrowserCache", {})
+    phone.refresh()
+    wait(phone, lambda driver: heading(driver) == "My work")
+    entries = phone.execute_script(
+        "return [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')]"
+        ".map((e) => [e.name, e.transferSize])"
+    )
+    shell = {url: size for url, size in entries if f"{live.url}/app/" in url}
+    total = sum(shell.values())
+    print(f"app shell first load: {total} bytes in {len(shell)} files")  # quoted in the issue's closing note
+    assert all(size > 0 for size in shell.values()), shell  # really fetched, not from a cache
+    assert any(url.endswith("/app/vendor/fiori.css") for url in shell), shell
+    assert total < SHELL_BUDGET, sorted(shell.items(), key=lambda item: -item[1])
