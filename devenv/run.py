@@ -278,6 +278,7 @@ def _banner(base: str, env: dict[str, str], router: str | None) -> str:
 ================================================================================
  SAP extension API is up
 {sign_in}
+   Reference app  {f"{router}/app/   (through the router; or {base}/app/ directly)" if router else f"{base}/app/"}
    API            {base}
    API docs       {base}/docs         (OpenAPI: {base}/openapi.json)
    Readiness      {base}/health/ready

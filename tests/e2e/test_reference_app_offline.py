@@ -35,11 +35,12 @@ def test_an_action_taken_offline_is_sent_once_when_the_network_is_back(live: Liv
     from selenium.webdriver.common.by import By
 
     sign_in(phone, live, "SUP_ASSY1010", "My work")
-    wait(phone, controlled)  # the service worker took over the page (clients.claim)
+    phone.execute_async_script("navigator.serviceWorker.ready.then(() => arguments[0]())")  # installed, active
     assert phone.execute_cdp_cmd("Page.getInstallabilityErrors", {})["installabilityErrors"] == []
 
     # Online once under the service worker: the list and one operation's screen are kept for later.
     phone.refresh()
+    wait(phone, controlled)
     wait(phone, lambda driver: heading(driver) == "My work" and driver.find_elements(By.CSS_SELECTOR, ".app-row"))
     phone.find_elements(By.CSS_SELECTOR, "main .app-row")[0].click()
     wait(phone, lambda driver: driver.find_elements(By.CSS_SELECTOR, "form.app-form"))

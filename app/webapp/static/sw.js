@@ -45,6 +45,7 @@ async function shellFirst(request) {
 }
 
 async function networkFirst(request) {
+  if (request.cache === "no-store") return fetch(request); // asked for the API's own answer (the sign-in probe)
   const cache = await caches.open(DATA);
   try {
     const response = await withTimeout(fetch(request), NETWORK_WAIT_MS);

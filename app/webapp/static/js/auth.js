@@ -5,6 +5,7 @@
 
 const TOKENS = "sapext.tokens";
 const PENDING = "sapext.pkce";
+const LAST_USER = "sapext.user";
 const appUrl = () => new URL("./", location.href).href;
 
 export const apiUrl = (path) => new URL(`../api/v1/${path}`, location.href).href;
@@ -90,6 +91,39 @@ class OAuthSession {
   }
 }
 
+/** Opened without a network by the last user of this device: their saved screens, actions queued; the next
+ * answer from the API asks for a sign-in (with the queued actions kept). */
+class OfflineSession {
+  mode = "offline";
+
+  constructor(user) {
+    this.user = user;
+  }
+
+  async headers() {
+    return {};
+  }
+
+  async renew() {
+    return false;
+  }
+
+  signOut() {
+    location.reload();
+  }
+}
+
+/** Who used the app last on this device (no token, just the name): whose saved screens an offline start shows. */
+export function remember(user) {
+  localStorage.setItem(LAST_USER, user);
+}
+
+export const lastUser = () => localStorage.getItem(LAST_USER);
+
+export function forget() {
+  localStorage.removeItem(LAST_USER);
+}
+
 function stored(body) {
   const tokens = { access_token: body.access_token, refresh_token: body.refresh_token,
     expires_at: Date.now() + (body.expires_in ?? 300) * 1000 };
@@ -128,8 +162,16 @@ export async function signIn() {
   if (params.has("code") || params.has("error")) return new OAuthSession(await redeem(await config(), params));
   const tokens = JSON.parse(sessionStorage.getItem(TOKENS) || "null");
   if (tokens) return new OAuthSession(tokens);
-  // No token of ours: behind the application router the API answers with the router's session.
-  const probe = await fetch(apiUrl("me"), { headers: { "X-CSRF-Token": "Fetch" }, credentials: "same-origin" });
+  // No token of ours: behind the application router the API answers with the router's session. no-store: only
+  // the API itself may say so, never the service worker's saved copy.
+  let probe;
+  try {
+    probe = await fetch(apiUrl("me"), { headers: { "X-CSRF-Token": "Fetch" }, credentials: "same-origin", cache: "no-store" });
+  } catch (error) {
+    const last = lastUser();
+    if (last) return new OfflineSession(last); // an installed app opened without a network: the saved screens
+    throw error;
+  }
   if (probe.ok) {
     const session = new RouterSession();
     session.csrf = probe.headers.get("X-CSRF-Token");

@@ -2,7 +2,7 @@
 // writeback strip above every screen, the offline banner and the outbox that empties itself when the API is back.
 
 import { Api, ApiError } from "./api.js";
-import { signIn } from "./auth.js";
+import { forget, lastUser, remember, signIn } from "./auth.js";
 import { button, format, h, replace, strip, title } from "./ui.js";
 import { describe, Tracker } from "./writebacks.js";
 import activity from "./activity.js";
@@ -27,8 +27,13 @@ async function boot() {
     const offline = error instanceof TypeError;
     return fail(offline ? "You are offline. Connect once to sign in; after that the app works offline too." : error.message);
   }
-  const api = new Api(session, () => session.renew().then((ok) => ok || location.reload()));
+  const api = new Api(session, () => session.renew().then((ok) => ok || signInAgain()));
   const { data: me } = await api.get("me");
+  if (session.mode === "offline" && me.user !== session.user) return fail("You are offline. Connect to sign in.");
+  if (session.mode !== "offline") {
+    if (lastUser() !== me.user) forgetSavedScreens(); // another user's, on a shared device
+    remember(me.user);
+  }
   api.user = me.user;
   const screens = ROLE_SCREENS.filter((screen) => me.roles.includes(screen.role));
   const tracker = new Tracker(api);
@@ -52,10 +57,24 @@ function shell(me, screens, session) {
   const tabs = [...screens.map((screen) => [screen.home, screen.label]), ["activity", "Activity"]];
   replace(document.getElementById("tabs"),
     tabs.map(([home, label]) => h("a", { class: "app-tab", href: `#/${home}`, dataset: { home } }, label)));
-  replace(document.getElementById("signout"), button("Sign out", async () => {
-    await navigator.serviceWorker?.controller?.postMessage({ type: "forget-data" });
+  replace(document.getElementById("signout"), button("Sign out", () => {
+    forgetSavedScreens();
+    forget();
     session.signOut();
   }, { kind: "transparent" }));
+}
+
+function forgetSavedScreens() {
+  navigator.serviceWorker?.controller?.postMessage({ type: "forget-data" });
+}
+
+/** The session is over: say so and keep everything (queued actions stay in the outbox); no surprise reload. */
+let askedToSignIn = false;
+function signInAgain() {
+  if (askedToSignIn) return;
+  askedToSignIn = true;
+  replace(document.getElementById("signin"), strip("warning", "Your session has ended. Sign in again to go on;",
+    " actions waiting to be sent are kept."), button("Sign in", () => location.reload(), { kind: "emphasized" }));
 }
 
 /** Which screen the hash names: [view, params], or nothing. */
@@ -64,7 +83,7 @@ function route(hash) {
   for (const screen of [...ctx.screens, activity]) {
     for (const [pattern, view] of screen.routes) {
       const match = path.match(pattern);
-      if (match) return [screen, view, match.slice(1).map(decodeURIComponent)];
+      if (match) return [screen, view, match.slice(1).map((group) => group && decodeURIComponent(group))];
     }
   }
   return [];
