@@ -62,6 +62,16 @@ def test_an_action_taken_offline_is_sent_once_when_the_network_is_back(live: Liv
     assert "sent when you are back online" in writeback_strip(phone, "queued")
     wait(phone, lambda driver: "1 action waiting to be sent" in driver.find_element(By.ID, "offline").text)
 
+    # The installed app opened afresh without a network (a new tab: no session of its own): the device's last user
+    # sees their saved list and what waits to be sent.
+    first_tab = phone.current_window_handle
+    phone.switch_to.new_window("tab")
+    phone.get(f"{live.url}/app/#/work")
+    wait(phone, lambda driver: heading(driver) == "My work" and driver.find_elements(By.CSS_SELECTOR, ".app-row"))
+    assert "1 action waiting to be sent" in phone.find_element(By.ID, "offline").text
+    phone.close()
+    phone.switch_to.window(first_tab)
+
     live.proxy.restore()
     assert "done in SAP" in writeback_strip(phone, "succeeded", timeout=90)
     posted = [row for row in in_sap(live, order, operation) if row["ConfirmationText"] == "taken offline"]
