@@ -111,9 +111,11 @@ def phone(browser: Any) -> Any:
 
 
 def wait(browser: Any, condition: Any, timeout: float = PAGE_TIMEOUT) -> Any:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(browser, timeout).until(condition)
+    # A screen re-renders as data arrives: an element found a moment ago may be gone; look again.
+    return WebDriverWait(browser, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(condition)
 
 
 def heading(browser: Any) -> str:
