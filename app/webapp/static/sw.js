@@ -5,7 +5,7 @@
 const VERSION = "__APP_VERSION__";
 const SHELL_FILES = __APP_FILES__; // every file the app is made of, listed by the server
 const SHELL = `shell-${VERSION}`;
-const DATA = "api-data"; // the last answer to each GET of the API, for offline use
+const DATA = "api-data"; // the last answer to each GET of the API, for offline use; the page empties it on sign-out
 const NETWORK_WAIT_MS = 4000; // patchy Wi-Fi: after this, the saved answer is better than a spinner
 
 self.addEventListener("install", (event) => {
@@ -16,10 +16,6 @@ self.addEventListener("activate", (event) => {
   event.waitUntil(caches.keys()
     .then((names) => Promise.all(names.filter((n) => n.startsWith("shell-") && n !== SHELL).map((n) => caches.delete(n))))
     .then(() => self.clients.claim()));
-});
-
-self.addEventListener("message", (event) => {
-  if (event.data?.type === "forget-data") event.waitUntil(caches.delete(DATA)); // signing out: no one else's lists
 });
 
 self.addEventListener("fetch", (event) => {
@@ -47,14 +43,15 @@ async function shellFirst(request) {
 async function networkFirst(request) {
   if (request.cache === "no-store") return fetch(request); // asked for the API's own answer (the sign-in probe)
   const cache = await caches.open(DATA);
+  const saved = await cache.match(request, { ignoreVary: true });
   try {
-    const response = await withTimeout(fetch(request), NETWORK_WAIT_MS);
+    // Only with a saved answer to fall back on does a slow network give up early.
+    const response = await (saved ? withTimeout(fetch(request), NETWORK_WAIT_MS) : fetch(request));
     if (response.ok) await cache.put(request, await stamped(response.clone()));
     return response;
   } catch (error) {
-    // Another user's token does not matter here: sign-out empties this cache.
-    const cached = await cache.match(request, { ignoreVary: true });
-    if (cached) return cached;
+    // Another user's token does not matter here: sign-out (and another user signing in) empties this cache.
+    if (saved) return saved;
     throw error;
   }
 }

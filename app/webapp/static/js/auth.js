@@ -12,7 +12,13 @@ export const apiUrl = (path) => new URL(`../api/v1/${path}`, location.href).href
 
 // Fetched when first needed: a signed-in tab that starts offline never needs it.
 let configuration;
-const config = () => (configuration ??= fetch("config.json").then((response) => response.json()));
+function config() {
+  configuration ??= fetch("config.json").then((response) => response.json()).catch((error) => {
+    configuration = null; // offline now: ask again next time
+    throw error;
+  });
+  return configuration;
+}
 
 function base64url(bytes) {
   return btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
@@ -32,6 +38,7 @@ async function postForm(url, fields) {
 
 class RouterSession {
   mode = "router";
+  readOnly = false;
   csrf = null;
 
   async headers(write) {
@@ -42,9 +49,14 @@ class RouterSession {
     return write && this.csrf ? { "X-CSRF-Token": this.csrf } : {};
   }
 
-  async renew() {
-    this.csrf = null; // the router refuses a stale CSRF token with 403; a new one is fetched on the next write
+  /** After a 403 from the router: a stale CSRF token; a new one is fetched on the next write. */
+  async renewCsrf() {
+    this.csrf = null;
     return true;
+  }
+
+  async renew() {
+    return false; // the router's session is over: only a new sign-in (a reload) helps
   }
 
   signOut() {
@@ -54,21 +66,34 @@ class RouterSession {
 
 class OAuthSession {
   mode = "oauth";
+  readOnly = false;
 
   constructor(tokens) {
     this.tokens = tokens;
   }
 
   async headers() {
-    if (Date.now() > this.tokens.expires_at - 30_000) await this.renew();
+    if (Date.now() > this.tokens.expires_at - 30_000) {
+      // Offline the old token goes out as it is: the service worker's saved copy answers the read, and a write
+      // stays queued until the refresh can happen.
+      await this.renew().catch(() => {});
+    }
     return { Authorization: `Bearer ${this.tokens.access_token}` };
   }
 
-  /** A new access token from the refresh token; false when the session is over (sign in again). */
-  async renew() {
+  /**
+   * A new access token from the refresh token; false when the session is over (sign in again). One at a time:
+   * a refresh token is single-use, and presenting it twice revokes the whole session (reuse detection).
+   */
+  renew() {
+    this.renewing ??= this.refresh().finally(() => (this.renewing = null));
+    return this.renewing;
+  }
+
+  async refresh() {
     if (!this.tokens.refresh_token) return false;
+    const { token_endpoint: url, client_id: clientId } = await config();
     try {
-      const { token_endpoint: url, client_id: clientId } = await config();
       this.tokens = stored(await postForm(url, {
         grant_type: "refresh_token", refresh_token: this.tokens.refresh_token, client_id: clientId,
       }));
@@ -91,10 +116,11 @@ class OAuthSession {
   }
 }
 
-/** Opened without a network by the last user of this device: their saved screens, actions queued; the next
- * answer from the API asks for a sign-in (with the queued actions kept). */
+/** Opened without a network by the last user of this device: their saved screens, to read only. Nobody signed
+ * in here, so nobody may act in their name (on a shared device, the next person); connect to sign in. */
 class OfflineSession {
   mode = "offline";
+  readOnly = true;
 
   constructor(user) {
     this.user = user;
@@ -147,8 +173,9 @@ async function redeem(config, params) {
   const pending = JSON.parse(sessionStorage.getItem(PENDING) || "null");
   sessionStorage.removeItem(PENDING);
   history.replaceState(null, "", appUrl() + (pending?.back || ""));
-  if (params.get("error")) throw new Error(`sign-in refused: ${params.get("error_description") || params.get("error")}`);
+  // The state first: an answer this tab did not ask for (a crafted link) shows none of its text.
   if (!pending || pending.state !== params.get("state")) throw new Error("sign-in answer does not match the request: sign in again");
+  if (params.get("error")) throw new Error(`sign-in refused: ${params.get("error_description") || params.get("error")}`);
   return stored(await postForm(config.token_endpoint, { grant_type: "authorization_code", code: params.get("code"),
     redirect_uri: appUrl(), client_id: config.client_id, code_verifier: pending.verifier }));
 }

@@ -4,13 +4,14 @@
 import { Api, ApiError } from "./api.js";
 import { forget, lastUser, remember, signIn } from "./auth.js";
 import { button, format, h, replace, strip, title } from "./ui.js";
-import { describe, Tracker } from "./writebacks.js";
+import { describe, forgetTracked, Tracker } from "./writebacks.js";
 import activity from "./activity.js";
 import executive from "./executive.js";
 import plantManager from "./plant-manager.js";
 import supervisor from "./supervisor.js";
 
 const ROLE_SCREENS = [executive, plantManager, supervisor];
+const SAVED_SCREENS = "api-data"; // the service worker's cache of the API's answers (sw.js)
 const main = document.getElementById("main");
 const strips = document.getElementById("activity");
 const banner = document.getElementById("offline");
@@ -27,11 +28,16 @@ async function boot() {
     const offline = error instanceof TypeError;
     return fail(offline ? "You are offline. Connect once to sign in; after that the app works offline too." : error.message);
   }
-  const api = new Api(session, () => session.renew().then((ok) => ok || signInAgain()));
-  const { data: me } = await api.get("me");
+  const api = new Api(session, signInAgain);
+  let me;
+  try {
+    ({ data: me } = await api.get("me"));
+  } catch (error) {
+    return fail(error instanceof TypeError ? "You are offline. Connect to sign in." : messageOf(error));
+  }
   if (session.mode === "offline" && me.user !== session.user) return fail("You are offline. Connect to sign in.");
   if (session.mode !== "offline") {
-    if (lastUser() !== me.user) forgetSavedScreens(); // another user's, on a shared device
+    if (lastUser() !== me.user) await forgetSavedScreens(); // another user's, on a shared device
     remember(me.user);
   }
   api.user = me.user;
@@ -41,15 +47,16 @@ async function boot() {
   shell(me, screens, session);
   tracker.on((item) => {
     renderStrips();
-    if (item.status === "succeeded" && item.route === location.hash) render();
+    // SAP's new state on the screen the action was taken on, unless the user is already filling in the next one.
+    if (item.status === "succeeded" && item.route === location.hash && !main.querySelector("form[data-dirty]")) render();
   });
   api.on(() => { renderStrips(); renderBanner(); });
-  window.addEventListener("hashchange", render);
+  main.addEventListener("input", (event) => event.target.form?.setAttribute("data-dirty", ""));
+  window.addEventListener("hashchange", () => location.hash.startsWith("#/") && render()); // not the skip link
   window.addEventListener("online", () => api.flush());
   setInterval(() => api.flush().then(renderBanner), 5000); // a cut network comes back without an "online" event
-  await api.flush();
-  if (!location.hash || location.hash === "#/") location.replace(`#/${screens[0]?.home ?? "activity"}`);
-  else render();
+  render();
+  api.flush();
 }
 
 function shell(me, screens, session) {
@@ -57,15 +64,20 @@ function shell(me, screens, session) {
   const tabs = [...screens.map((screen) => [screen.home, screen.label]), ["activity", "Activity"]];
   replace(document.getElementById("tabs"),
     tabs.map(([home, label]) => h("a", { class: "app-tab", href: `#/${home}`, dataset: { home } }, label)));
-  replace(document.getElementById("signout"), button("Sign out", () => {
-    forgetSavedScreens();
+  replace(document.getElementById("signout"), button("Sign out", async () => {
+    const waiting = (await ctx.api.waiting()).length;
+    if (waiting && !confirm(`${waiting} action${waiting > 1 ? "s have" : " has"} not reached SAP yet. Sign out and discard ${waiting > 1 ? "them" : "it"}?`)) return;
+    await ctx.api.discardWaiting();
+    await forgetSavedScreens();
     forget();
     session.signOut();
   }, { kind: "transparent" }));
 }
 
-function forgetSavedScreens() {
-  navigator.serviceWorker?.controller?.postMessage({ type: "forget-data" });
+/** The saved copies of the API's answers and the followed writebacks: one user's, never the next one's. */
+async function forgetSavedScreens() {
+  forgetTracked();
+  await caches?.delete(SAVED_SCREENS).catch(() => {});
 }
 
 /** The session is over: say so and keep everything (queued actions stay in the outbox); no surprise reload. */
@@ -90,6 +102,7 @@ function route(hash) {
 }
 
 async function render() {
+  if (!location.hash.replace(/^#\/?/, "")) return location.replace(`#/${ctx.screens[0]?.home ?? "activity"}`);
   const turn = ++rendering;
   const [screen, view, params] = route(location.hash);
   for (const tab of document.querySelectorAll(".app-tab")) {
@@ -110,13 +123,15 @@ async function render() {
   }
 }
 
+let shownRoute = null;
 function page(heading, body, footer) {
   const h1 = title(heading, 1);
   h1.tabIndex = -1;
   replace(main, h1, body, footer && footer.length ? h("div", { class: "fd-bar fd-bar--floating-footer app-footer" },
     h("div", { class: "fd-bar__right" }, footer.map((node) => h("div", { class: "fd-bar__element" }, node)))) : null);
   document.title = `${heading} · SAP extension`;
-  h1.focus({ preventScroll: false });
+  if (shownRoute !== location.hash) h1.focus(); // a new screen: screen readers start at its title
+  shownRoute = location.hash;
 }
 
 function messageOf(error) {
@@ -137,6 +152,8 @@ function viewContext() {
     /** Resolves true when accepted or queued; shows the API's refusal in `errorSlot` and resolves false. */
     async act(method, path, body, { label, ifMatch, errorSlot }) {
       const route = location.hash;
+      // What was typed is in this action now: its outcome may redraw the screen.
+      for (const form of main.querySelectorAll("form[data-dirty]")) form.removeAttribute("data-dirty");
       try {
         const outcome = await ctx.api.command(method, path, body, { label, ifMatch });
         if (outcome.writeback) ctx.tracker.upsert({ id: outcome.writeback.id, route });
@@ -154,8 +171,12 @@ function viewContext() {
 }
 
 const dismissed = new Set();
+let stripsShown = "";
 function renderStrips() {
   const shown = ctx.tracker.latest(3).filter((item) => !dismissed.has(`${item.id}:${item.status}`));
+  const signature = shown.map((item) => `${item.id}:${item.status}`).join();
+  if (signature === stripsShown) return; // unchanged: screen readers hear each change once
+  stripsShown = signature;
   replace(strips, shown.map((item) => {
     const { type, text } = describe(item);
     const close = button("Dismiss", () => { dismissed.add(`${item.id}:${item.status}`); renderStrips(); },
@@ -169,7 +190,10 @@ async function renderBanner() {
   const parts = [];
   if (ctx.cachedAt) parts.push(`Offline: showing what was loaded at ${format.time(ctx.cachedAt)}.`);
   if (waiting.length) parts.push(`${waiting.length} action${waiting.length > 1 ? "s" : ""} waiting to be sent.`);
-  replace(banner, parts.length ? strip("warning", parts.join(" ")) : null);
+  if (ctx.session.readOnly) parts.push("Connect to sign in before you act.");
+  const text = parts.join(" ");
+  if (text === banner.textContent) return;
+  replace(banner, text ? strip("warning", text) : null);
 }
 
 function fail(message) {

@@ -23,6 +23,10 @@ export function describe(item) {
   }
 }
 
+export function forgetTracked() {
+  sessionStorage.removeItem(KEY);
+}
+
 export class Tracker {
   constructor(api) {
     this.api = api;
@@ -66,6 +70,13 @@ export class Tracker {
 
   /** One GET per open writeback every second; the worker usually finishes in well under one. */
   async poll() {
+    const queued = this.items.filter((item) => item.status === "queued");
+    if (queued.length) {
+      // Sent meanwhile by another window (it follows the writeback there): nothing is waiting here any more.
+      const waiting = new Set((await this.api.waiting().catch(() => [])).map((entry) => entry.key));
+      const gone = queued.filter((item) => !waiting.has(item.key) && !this.api.inFlight.has(item.key));
+      if (gone.length) this.items = this.items.filter((item) => !gone.includes(item));
+    }
     for (const item of this.items.filter((i) => !FINAL.has(i.status) && !["queued", "refused"].includes(i.status))) {
       try {
         const { data } = await this.api.get(`writebacks/${encodeURIComponent(item.id)}`);
