@@ -84,6 +84,7 @@ def operation_filter(
     plants: Sequence[str] = (),
     order_id: str | None = None,
     include_confirmed: bool = False,
+    starts_by: dt.date | None = None,
 ) -> str:
     if not work_centers:
         raise ValueError("at least one work centre is required")
@@ -93,9 +94,16 @@ def operation_filter(
         "OperationIsReleased eq 'X'",
         None if include_confirmed else "OperationIsConfirmed eq ''",
         convert.eq("ManufacturingOrder", order_id) if order_id else None,
+        starts_by_filter(starts_by) if starts_by else None,
     )
     assert clause is not None
     return clause
+
+
+def starts_by_filter(day: dt.date) -> str:
+    """The earliest scheduled start on `day` or before. Before the next day rather than on or before `day`: also
+    right should SAP ever send a time of day."""
+    return f"OpErlstSchedldExecStrtDte lt {convert.datetime_literal(day + dt.timedelta(days=1))}"
 
 
 def operation_count_filters(work_centers: Sequence[str], *, plants: Sequence[str], today: dt.date) -> dict[str, str]:
@@ -104,20 +112,10 @@ def operation_count_filters(work_centers: Sequence[str], *, plants: Sequence[str
     - open: released and not finally confirmed, at `work_centers` (mandatory) in `plants`.
     - to_confirm_today: open, with the earliest scheduled start on `today` or before (due or overdue).
     """
-    if not work_centers:
-        raise ValueError("at least one work centre is required")
-    open_ = convert.and_all(
-        convert.any_of("WorkCenter", work_centers),
-        convert.any_of("ProductionPlant", plants) if plants else None,
-        "OperationIsReleased eq 'X'",
-        "OperationIsConfirmed eq ''",
-    )
-    assert open_ is not None
-    # Before tomorrow rather than on or before today: also right should SAP ever send a time of day.
-    tomorrow = convert.datetime_literal(today + dt.timedelta(days=1))
+    # The list's own filter: a badge counts exactly what its list shows.
     return {
-        "open": open_,
-        "to_confirm_today": f"{open_} and OpErlstSchedldExecStrtDte lt {tomorrow}",
+        "open": operation_filter(work_centers, plants=plants),
+        "to_confirm_today": operation_filter(work_centers, plants=plants, starts_by=today),
     }
 
 
@@ -131,6 +129,7 @@ class OperationsGateway(Gateway):
         plants: Sequence[str] = (),
         order_id: str | None = None,
         include_confirmed: bool = False,
+        starts_by: dt.date | None = None,
         sort: Sequence[str] = DEFAULT_OPERATION_SORT,
         top: int = 100,
         after: Position | None = None,
@@ -141,7 +140,7 @@ class OperationsGateway(Gateway):
         page = self._keyset_query(
             OPERATIONS,
             filter=operation_filter(
-                work_centers, plants=plants, order_id=order_id, include_confirmed=include_confirmed
+                work_centers, plants=plants, order_id=order_id, include_confirmed=include_confirmed, starts_by=starts_by
             ),
             select=OPERATION_FIELDS,
             sort=sort_keys(sort, OPERATION_SORT_FIELDS, OPERATION_KEY),

@@ -41,6 +41,7 @@ class WorkOrders(MethodView):
             work_centers=args.get("work_center", ()),
             order_id=args.get("order_id"),
             include_confirmed=args["include_confirmed"],
+            starts_by=args.get("starts_by"),
             sort=args["sort"],
             limit=paging.limit,
             after=paging.after,

@@ -33,6 +33,13 @@ class WorkOrderQueryArgsSchema(PageArgsSchema):
     include_confirmed = ma.fields.Boolean(
         load_default=False, metadata={"description": "Also list operations already finally confirmed"}
     )
+    starts_by = ma.fields.Date(
+        metadata={
+            "description": "Only operations whose earliest scheduled start is on this day or before: due or overdue. "
+            "With the caller's today it lists what the `to_confirm_today` badge of /work-orders/counts counts",
+            "example": "2026-11-30",
+        }
+    )
     sort = sort_field(
         OPERATION_SORT_FIELDS,
         DEFAULT_OPERATION_SORT,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ def list_work_orders(
     work_centers: Sequence[str] = (),
     order_id: str | None = None,
     include_confirmed: bool = False,
+    starts_by: dt.date | None = None,
     sort: Sequence[str] = DEFAULT_OPERATION_SORT,
     limit: int,
     after: Position | None = None,
@@ -69,6 +71,7 @@ def list_work_orders(
         plants=plants,
         order_id=order_id,
         include_confirmed=include_confirmed,
+        starts_by=starts_by,
         sort=sort,
         top=limit,
         after=after,

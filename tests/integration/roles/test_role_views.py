@@ -150,6 +150,19 @@ def test_supervisor_sees_released_operations_of_own_work_centre(api: FlaskClient
     assert one.json == work[0]
 
 
+def test_supervisor_lists_what_is_due_by_a_day_as_the_badge_counts_it(api: FlaskClient, token: Token) -> None:
+    headers = bearer(token("Supervisor", user="sup", Plant=["1010"], WorkCenter=["ASSY1010"]))
+    counts = api.get("/api/v1/work-orders/counts", headers=headers).json
+    today = counts["today"]
+    due = collect(api, f"/api/v1/work-orders?limit=200&starts_by={today}", headers)
+    assert len(due) == counts["to_confirm_today"] > 0
+    assert all(item["earliest_start"][:10] <= today for item in due)
+    later = [item for item in collect(api, "/api/v1/work-orders?limit=200", headers) if item not in due]
+    assert len(later) == counts["open"] - counts["to_confirm_today"] > 0
+    assert all(item["earliest_start"][:10] > today for item in later)
+    assert api.get("/api/v1/work-orders?starts_by=tomorrow", headers=headers).status_code == 400
+
+
 def test_cursor_from_another_query_is_refused(api: FlaskClient, token: Token) -> None:
     headers = bearer(token("PlantManager", user="pm", Plant=["1010"]))
     cursor = api.get("/api/v1/production-orders?limit=2", headers=headers).json["next_cursor"]

@@ -2,7 +2,7 @@
 // top); confirm with SAP's proposal prefilled, the unit shown, scrap with its reason, final; the operation's
 // confirmations with who confirmed, and undo.
 
-import { button, facts, field, format, h, input, navList, replace, section, status, strip, today } from "./ui.js";
+import { button, facts, field, format, h, input, navList, replace, section, showMore, status, strip, today } from "./ui.js";
 
 const path = (id) => `work-orders/${encodeURIComponent(id)}`;
 
@@ -20,18 +20,34 @@ function due(operation) {
   return `Starts ${format.date(start)}`;
 }
 
-async function list(ctx) {
-  const [{ data: counts }, { data: page }] = await Promise.all([ctx.get("work-orders/counts"), ctx.get("work-orders?limit=50")]);
+const rows = (operations) => operations.map((operation) => ({
+  href: `#/work/${encodeURIComponent(operation.id)}`,
+  title: `${operation.order_id} · ${operation.operation} ${operation.text}`,
+  subtitle: [operation.material, " · ", due(operation)],
+  side: h("span", { class: "app-togo" }, `${format.quantity(operation.quantity_to_go)} to go`),
+}));
+
+/** Due today or overdue first (the badge's own list, by the device's today); all open ones a tap away. */
+async function list(ctx, show) {
+  const all = show === "all";
+  const page = (cursor) => ctx.get(`work-orders?limit=50${all ? "" : `&starts_by=${today()}`}`
+    + (cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""));
+  const [{ data: counts }, { data: first }] = await Promise.all([
+    ctx.get(`work-orders/counts?tz=${encodeURIComponent(Intl.DateTimeFormat().resolvedOptions().timeZone)}`), page()]);
+  const badge = (href, count, label, current) => h("li", {}, h("a", { class: "app-badge", href,
+    "aria-current": current ? "true" : null }, h("strong", {}, format.number(count)), h("span", {}, label)));
+  const operations = first.items.length ? navList(all ? "Open operations" : "Operations due today or overdue",
+    rows(first.items)) : null;
   return {
     heading: "My work",
     body: [
-      h("p", { class: "app-summary" }, `${counts.to_confirm_today} due today or overdue · ${counts.open} open at ${counts.work_centers.join(", ")}`),
-      page.items.length ? navList("Operations to confirm", page.items.map((operation) => ({
-        href: `#/work/${encodeURIComponent(operation.id)}`,
-        title: `${operation.order_id} · ${operation.operation} ${operation.text}`,
-        subtitle: [operation.material, " · ", due(operation)],
-        side: h("span", { class: "app-togo" }, `${format.quantity(operation.quantity_to_go)} to go`),
-      }))) : h("p", { class: "app-empty" }, "Nothing to confirm at your work centres."),
+      h("p", { class: "app-summary" }, `Work centre ${counts.work_centers.join(", ")} · today ${format.date(counts.today)}`),
+      h("nav", { "aria-label": "Which operations" }, h("ul", { class: "app-badges" },
+        badge("#/work", counts.to_confirm_today, "Due today or overdue", !all),
+        badge("#/work?show=all", counts.open, "All open", all))),
+      operations ?? h("p", { class: "app-empty" }, all ? "Nothing to confirm at your work centres."
+        : "Nothing due today. See all open operations for what comes next."),
+      operations && showMore(operations, first.next_cursor, page, rows),
     ],
   };
 }
@@ -133,5 +149,5 @@ function historyList(ctx, id, items) {
 
 export default {
   role: "Supervisor", home: "work", label: "My work",
-  routes: [[/^work$/, list], [/^work\/([^/]+)$/, detail]],
+  routes: [[/^work(?:\?show=(all))?$/, list], [/^work\/([^/?]+)$/, detail]],
 };

@@ -91,6 +91,29 @@ export function navList(label, rows) {
         h("span", { class: "app-row__side" }, row.side)))));
 }
 
+/**
+ * "Show more" under a navList: the next page (`next(cursor)` → {data: {items, next_cursor}}) appended to the same
+ * list as rows (`toRows(items)`); the button goes when there is no next page.
+ */
+export function showMore(list, cursor, next, toRows) {
+  if (!cursor) return null;
+  const errors = h("div", { class: "app-errors" });
+  const load = button("Show more", async () => {
+    load.disabled = true;
+    try {
+      const { data } = await next(cursor);
+      list.append(...navList("", toRows(data.items)).children);
+      cursor = data.next_cursor;
+      if (!cursor) load.remove();
+    } catch (error) {
+      replace(errors, strip("error", `Could not load more: ${error.message}`));
+    } finally {
+      load.disabled = false;
+    }
+  });
+  return h("div", { class: "app-more" }, errors, load);
+}
+
 /** Label/value pairs (a Fiori object page's attributes). */
 export function facts(pairs) {
   return h("dl", { class: "app-facts" }, pairs.filter(([, value]) => value !== undefined && value !== null && value !== "")
