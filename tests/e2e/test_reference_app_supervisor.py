@@ -44,6 +44,7 @@ def in_sap(live: Live, order: str, operation: str) -> list[dict[str, Any]]:
 
 def test_supervisor_confirms_with_the_proposal_and_undoes_it(live: Live, phone: Any, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import Select
 
     sign_in(phone, live, "SUP_ASSY1010", "My work")
@@ -53,8 +54,10 @@ def test_supervisor_confirms_with_the_proposal_and_undoes_it(live: Live, phone: 
     assert accessibility_problems(phone) == []
     screenshot(phone, "supervisor", tmp_path)
 
-    rows[0].click()
+    rows[0].send_keys(Keys.ENTER)  # by keyboard: every row is a link
     wait(phone, lambda driver: driver.find_elements(By.CSS_SELECTOR, "form.app-form"))
+    # A new screen: focus is on its title, where a screen reader starts reading.
+    assert phone.switch_to.active_element.tag_name == "h1"
     order, operation = heading(phone).split(" · ")
     good = phone.find_element(By.NAME, "yield")
     proposed = Decimal(good.get_attribute("value"))
