@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +14,7 @@ from odata_clients.errors import parse_sap_message_header
 from odata_clients.fanout import parallel_limit, run_all
 from odata_clients.gateways.base import Gateway, Row, function_messages, property_type, string_param
 from odata_clients.gateways.keyset import KeysetPage, Position, SortKey, position_of, sort_keys
-from odata_clients.models import OrderStatus, ProductionOrder, SapMessageInfo
+from odata_clients.models import OrderStatus, ProductionOrder, Quantity, SapMessageInfo
 
 ORDERS = "A_ProductionOrder_2"
 NAV_OPERATIONS = "to_ProductionOrderOperation"
@@ -285,6 +286,20 @@ def order_count_filters(
 
 COMPONENT_KEY = ("Reservation", "ReservationItem", "ReservationRecordType")
 COMPONENT_FIELDS = ("ManufacturingOrder", "RequiredQuantity", "WithdrawnQuantity", "ConfirmedAvailableQuantity")
+# What an order's detail reads of its components ($select): the key, where the part is drawn from, its quantities.
+MISSING_COMPONENT_FIELDS = (
+    *COMPONENT_KEY,
+    "Material",
+    "Plant",
+    "StorageLocation",
+    "MatlCompRequirementDate",
+    "BaseUnit",
+    "RequiredQuantity",
+    "WithdrawnQuantity",
+    "ConfirmedAvailableQuantity",
+)
+# The literal half of the rule, pushed down; component_shortfall is the other half.
+_COMPONENT_OPEN = "ReservationIsFinallyIssued eq false and MatlCompIsMarkedForDeletion eq false"
 COMPONENT_PAGE = 2000  # components read per keyset page (SAP still answers in its own server pages)
 # Order numbers per $filter: 40 `ManufacturingOrder eq '...'` terms keep a URL near 2 KB, far below SAP's limits.
 MISSING_ORDERS_PER_FILTER = 40
@@ -294,19 +309,61 @@ def component_filter(plants: Sequence[str]) -> str:
     """The components of `plants`' orders that are still to be issued: the candidates for a missing part."""
     if not plants:
         raise ValueError("at least one plant is required")
-    return (
-        f"{convert.any_of('ProductionPlant', plants)}"
-        " and ReservationIsFinallyIssued eq false and MatlCompIsMarkedForDeletion eq false"
-    )
+    return f"{convert.any_of('ProductionPlant', plants)} and {_COMPONENT_OPEN}"
 
 
-def component_is_missing(row: Row) -> bool:
-    """Still needed (required minus withdrawn) and not covered by what the availability check confirmed."""
+def order_component_filter(order_id: str) -> str:
+    """One order's components that are still to be issued: the candidates for its missing parts."""
+    return f"{convert.eq('ManufacturingOrder', order_id)} and {_COMPONENT_OPEN}"
+
+
+def component_shortfall(row: Row) -> Decimal:
+    """What is still needed (required minus withdrawn) beyond what the availability check confirmed; 0 when the
+    component is not missing."""
     required = row.decimal("RequiredQuantity") or Decimal(0)
     withdrawn = row.decimal("WithdrawnQuantity") or Decimal(0)
     confirmed = row.decimal("ConfirmedAvailableQuantity") or Decimal(0)
     still_needed = required - withdrawn
-    return still_needed > 0 and confirmed < still_needed
+    return still_needed - confirmed if still_needed > 0 and confirmed < still_needed else Decimal(0)
+
+
+def component_is_missing(row: Row) -> bool:
+    """Still needed (required minus withdrawn) and not covered by what the availability check confirmed."""
+    return component_shortfall(row) > 0
+
+
+@dataclass(frozen=True)
+class MissingComponent:
+    """A component of an order that misses a part (component_is_missing); quantities in the component's base unit."""
+
+    reservation: str
+    reservation_item: str
+    reservation_record_type: str
+    material: str
+    plant: str
+    storage_location: str | None
+    required_quantity: Quantity
+    withdrawn_quantity: Quantity
+    confirmed_available_quantity: Quantity
+    missing_quantity: Quantity
+    requirement_date: str | None
+
+
+def missing_component_from_sap(row: Row) -> MissingComponent:
+    unit = "BaseUnit"
+    return MissingComponent(
+        reservation=row.text("Reservation"),
+        reservation_item=row.text("ReservationItem"),
+        reservation_record_type=row.text("ReservationRecordType"),
+        material=row.text("Material"),
+        plant=row.text("Plant"),
+        storage_location=row.text("StorageLocation") or None,
+        required_quantity=row.quantity_or_zero("RequiredQuantity", unit),
+        withdrawn_quantity=row.quantity_or_zero("WithdrawnQuantity", unit),
+        confirmed_available_quantity=row.quantity_or_zero("ConfirmedAvailableQuantity", unit),
+        missing_quantity=Quantity(component_shortfall(row), row.text(unit)),
+        requirement_date=row.date("MatlCompRequirementDate"),
+    )
 
 
 def missing_components_filters(plants: Sequence[str], orders: Sequence[str]) -> list[str]:
@@ -457,24 +514,26 @@ class ProductionOrdersGateway(Gateway):
     def missing_component_orders(self, plants: Sequence[str]) -> list[str]:
         """Numbers of `plants`' orders with a component the availability check did not confirm (see
         component_is_missing), read from A_ProductionOrderComponent_4 page by page."""
+        rows = self._components(component_filter(plants), COMPONENT_FIELDS)
+        return sorted({row.text("ManufacturingOrder") for row in rows if component_is_missing(row)})
+
+    def missing_components(self, order_id: str) -> list[MissingComponent]:
+        """The order's components that miss a part, by the rule of the badge (component_is_missing), in SAP's
+        reservation order: one request to SAP unless SAP pages its answer."""
+        rows = self._components(order_component_filter(order_id), MISSING_COMPONENT_FIELDS)
+        return [missing_component_from_sap(row) for row in rows if component_is_missing(row)]
+
+    def _components(self, where: str, select: Sequence[str]) -> Iterator[Row]:
+        """The components `where` selects, in key order, page by page."""
         keys = [SortKey(name) for name in COMPONENT_KEY]
-        orders: set[str] = set()
         after: Position | None = None
         while True:
             page = self._keyset_query(
-                COMPONENTS,
-                filter=component_filter(plants),
-                select=COMPONENT_FIELDS,
-                sort=keys,
-                limit=COMPONENT_PAGE,
-                after=after,
+                COMPONENTS, filter=where, select=select, sort=keys, limit=COMPONENT_PAGE, after=after
             )
-            for raw in page.items:
-                row = Row(raw)
-                if component_is_missing(row):
-                    orders.add(row.text("ManufacturingOrder"))
+            yield from (Row(raw) for raw in page.items)
             if page.next_after is None:
-                return sorted(orders)
+                return
             after = page.next_after
 
     def get(self, order_id: str, *, with_operations: bool = True, with_status: bool = True) -> ProductionOrder:

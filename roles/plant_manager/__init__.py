@@ -14,7 +14,6 @@ from app.auth import RoleBlueprint, current_principal
 from app.errors import ErrorSchema
 from app.paging import QUERY_ARGS, page_request
 from app.writebacks import accepted, idempotency_key, replay, submit
-from odata_clients.models import ProductionOrder
 from roles.common import IDEMPOTENCY_KEY_PARAMETER, IF_MATCH_PARAMETER, page_result
 from roles.plant_manager import commands, count_schemas, counts, schemas, service
 from roles.writebacks.schemas import WritebackSchema
@@ -78,9 +77,13 @@ class ProductionOrderById(MethodView):
     @blp.etag
     @blp.response(200, schemas.ProductionOrderDetailSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="No such order in the caller's plants")
-    def get(self, order_id: str) -> ProductionOrder:
-        """One production order with its operations and status"""
-        return service.get_order(current_app.extensions["sap"], current_principal(), order_id)
+    def get(self, order_id: str) -> service.OrderDetail:
+        """One production order with its operations, status and missing parts
+
+        `missing_components` lists the order's components that miss a part by the rule of the
+        `missing_components` badge (read from SAP's components with the order): empty when none does.
+        """
+        return service.order_detail(current_app.extensions["sap"], current_principal(), order_id)
 
     @blp.role_required(Role.PLANT_MANAGER, sap=True)
     @blp.doc(operationId="rescheduleProductionOrder")

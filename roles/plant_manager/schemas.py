@@ -173,6 +173,44 @@ class ProductionOrderSchema(ma.Schema):
 ProductionOrderPageSchema = page_schema(ProductionOrderSchema, "ProductionOrderPage")
 
 
+def _quantity(description: str) -> ma.fields.Nested:
+    return ma.fields.Nested(QuantitySchema, required=True, metadata={"description": description})
+
+
+class MissingComponentSchema(ma.Schema):
+    material = ma.fields.String(required=True, metadata={"description": "The component", "example": "RM-BOLT-M8"})
+    reservation = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "SAP's Reservation: the number the order's components are reserved under",
+            "example": "0000004711",
+        },
+    )
+    reservation_item = ma.fields.String(
+        required=True,
+        metadata={"description": "SAP's ReservationItem: this component within the reservation", "example": "0002"},
+    )
+    reservation_record_type = ma.fields.String(
+        required=True,
+        metadata={"description": "SAP's ReservationRecordType, the key's last part (mostly empty)", "example": ""},
+    )
+    plant = ma.fields.String(
+        required=True, metadata={"description": "SAP's Plant: where the component is drawn from", "example": "1010"}
+    )
+    storage_location = ma.fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Where it is drawn from in the plant; null when SAP names none", "example": "0001"},
+    )
+    required_quantity = _quantity("SAP's RequiredQuantity: what the order needs in all, in the base unit")
+    withdrawn_quantity = _quantity("SAP's WithdrawnQuantity: what has been issued to the order so far")
+    confirmed_available_quantity = _quantity(
+        "SAP's ConfirmedAvailableQuantity: what the availability check confirmed of what is still to be issued"
+    )
+    missing_quantity = _quantity("Still missing: required minus withdrawn minus confirmed; always more than zero here")
+    requirement_date = date_field("SAP's MatlCompRequirementDate: when the order needs the component")
+
+
 class ProductionOrderDetailSchema(ProductionOrderSchema):
     planned_scrap = ma.fields.Nested(QuantitySchema, allow_none=True)
     planned_start_time = ma.fields.String(allow_none=True, metadata={"example": "06:00:00"})
@@ -183,6 +221,16 @@ class ProductionOrderDetailSchema(ProductionOrderSchema):
     production_supervisor = ma.fields.String(required=True, metadata={"example": "002"})
     operations = ma.fields.List(ma.fields.Nested(OperationSchema), required=True)
     statuses = ma.fields.List(ma.fields.Nested(OrderStatusSchema), required=True)
+    missing_components = ma.fields.List(
+        ma.fields.Nested(MissingComponentSchema),
+        required=True,
+        metadata={
+            "description": "The order's components that miss a part, by the rule of the missing_components "
+            "exception: still to be issued (not finally issued, not deleted) and more still needed (required "
+            "minus withdrawn) than SAP's availability check confirmed. In SAP's reservation order; empty when "
+            "none does"
+        },
+    )
 
 
 def _plausible_date(value: dt.date) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from access.policy import Forbidden, NotInScope, Principal, Role, check_plant, require_attributes
 from odata_clients.connectivity import SapConnectivity
 from odata_clients.gateways.keyset import KeysetPage, Position
-from odata_clients.gateways.production_orders import RELEASE_HORIZON_DAYS
+from odata_clients.gateways.production_orders import RELEASE_HORIZON_DAYS, MissingComponent
 from odata_clients.models import ProductionOrder
 from roles.badges import DEFAULT_TIME_ZONE, today_in
 from roles.common import SAP_KEY
@@ -70,3 +72,26 @@ def get_order(sap: SapConnectivity, principal: Principal, order_id: str) -> Prod
     order = sap.production_orders.get(order_id)
     check_plant(principal, order.plant)
     return order
+
+
+@dataclass(frozen=True)
+class OrderDetail:
+    """An order with its missing parts; the attributes of ProductionOrder are reachable through `order`."""
+
+    order: ProductionOrder
+    missing_components: list[MissingComponent]
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "order" or name.startswith("__"):  # copy and pickle look before `order` is set
+            raise AttributeError(name)
+        return getattr(self.order, name)
+
+
+def order_detail(sap: SapConnectivity, principal: Principal, order_id: str) -> OrderDetail:
+    """get_order, and the order's components that miss a part by the missing_components badge's rule.
+
+    The components are a second SAP read, made once the order is known to be the caller's; its failure fails
+    the detail as the order's own read would (the detail has no optional parts).
+    """
+    order = get_order(sap, principal, order_id)
+    return OrderDetail(order, sap.production_orders.missing_components(order.order_id))

@@ -150,3 +150,12 @@ def test_plant_manager_releases_an_order_and_reschedules_one_changed_meanwhile(
         later(start, 14),
         later(end, 16),
     )
+
+    # An order missing parts names each short component, as SAP's components say.
+    phone.execute_script("location.hash = '#/orders?exception=missing_components'")  # the badge's link
+    wait(phone, lambda driver: shown(driver, "main h2").startswith("Missing parts"))
+    short = open_order(phone, phone.find_elements(By.CSS_SELECTOR, "main .app-row")[0])
+    parts = wait(phone, lambda driver: shown(driver, "section[aria-label='Missing parts'] ul"))
+    expected = sap.missing_components(short)
+    assert expected and parts.count("missing of") == len(expected)
+    assert all(part.material in parts for part in expected)

@@ -295,6 +295,86 @@ def sorted_like_sap(orders: list[dict[str, Any]], sort: str, wanted: set[str]) -
     return chosen
 
 
+def short_components(sap: MockSap, order_id: str) -> dict[tuple[str, str], Decimal]:
+    """(reservation, item) -> quantity still missing, of the order's components as SAP has them."""
+    components = sap_rows(
+        sap,
+        "A_ProductionOrderComponent_4",
+        **{"$filter": f"ManufacturingOrder eq '{order_id}'"},
+    )
+    short = {}
+    for c in components:
+        if c["ReservationIsFinallyIssued"] or c["MatlCompIsMarkedForDeletion"]:
+            continue
+        still_needed = Decimal(c["RequiredQuantity"]) - Decimal(c["WithdrawnQuantity"])
+        if still_needed > 0 and Decimal(c["ConfirmedAvailableQuantity"]) < still_needed:
+            short[c["Reservation"], c["ReservationItem"]] = still_needed - Decimal(c["ConfirmedAvailableQuantity"])
+    return short
+
+
+def test_the_detail_names_the_missing_parts_of_each_listed_order(
+    api: FlaskClient, pm: dict[str, str], trusting_sap: MockSap
+) -> None:
+    listed = every(api, "/api/v1/production-orders?exception=missing_components&limit=200", pm)
+    assert listed, "the seed has orders with missing parts"
+    for order in listed:
+        missing = read(api, f"/api/v1/production-orders/{order['order_id']}", pm)["missing_components"]
+        assert missing, order["order_id"]
+        for part in missing:
+            required, withdrawn, confirmed, short = (
+                Decimal(part[name]["value"])
+                for name in (
+                    "required_quantity",
+                    "withdrawn_quantity",
+                    "confirmed_available_quantity",
+                    "missing_quantity",
+                )
+            )
+            assert required > confirmed and short == required - withdrawn - confirmed > 0, part
+            assert part["material"] and part["plant"] == "1010" and part["requirement_date"], part
+            assert part["missing_quantity"]["unit"] == part["required_quantity"]["unit"] != "", part
+        assert {
+            (p["reservation"], p["reservation_item"]): Decimal(p["missing_quantity"]["value"]) for p in missing
+        } == (short_components(trusting_sap, order["order_id"]))
+
+
+def test_an_order_without_missing_parts_has_none_in_its_detail(
+    api: FlaskClient, pm: dict[str, str], trusting_sap: MockSap
+) -> None:
+    short = {o["order_id"] for o in every(api, "/api/v1/production-orders?exception=missing_components&limit=200", pm)}
+    others = [o for o in every(api, "/api/v1/production-orders?limit=200", pm) if o["order_id"] not in short]
+    # Orders still to be issued (created, released) and one that consumed all it needed (confirmed or later).
+    picked = [next(o for o in others if o["status"]["code"] == code) for code in ("CRTD", "REL", "CNF")]
+    for order in picked:
+        detail = read(api, f"/api/v1/production-orders/{order['order_id']}", pm)
+        assert detail["missing_components"] == [], order
+        assert sap_rows(
+            trusting_sap, "A_ProductionOrderComponent_4", **{"$filter": f"ManufacturingOrder eq '{order['order_id']}'"}
+        ), "the order has components; none of them is short"
+
+
+def test_the_missing_parts_of_the_detail_are_documented(api: FlaskClient) -> None:
+    schemas = read(api, "/openapi.json")["components"]["schemas"]
+    assert schemas["ProductionOrderDetail"]["properties"]["missing_components"].get("description")
+    assert "missing_components" in schemas["ProductionOrderDetail"]["required"]
+    part = schemas["MissingComponent"]["properties"]
+    assert set(part) == {
+        "material",
+        "reservation",
+        "reservation_item",
+        "reservation_record_type",
+        "plant",
+        "storage_location",
+        "required_quantity",
+        "withdrawn_quantity",
+        "confirmed_available_quantity",
+        "missing_quantity",
+        "requirement_date",
+    }
+    for name, prop in part.items():
+        assert prop.get("description") or any(p.get("description") for p in prop.get("allOf", [])), name
+
+
 # -- 3. statuses in words -------------------------------------------------------------------------------
 
 

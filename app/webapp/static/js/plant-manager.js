@@ -3,7 +3,7 @@
 // status in words, operations; release it, or move its planned dates with the ETag it was read with (someone
 // else's change in SAP in between is refused, and the screen offers to reload).
 
-import { button, facts, field, format, h, input, navList, replace, section, status, strip, today } from "./ui.js";
+import { button, facts, field, format, h, input, navList, replace, section, showMore, status, strip, today } from "./ui.js";
 
 const path = (id) => `production-orders/${encodeURIComponent(id)}`;
 const PAGE = 50;
@@ -97,31 +97,10 @@ async function list(ctx, wanted) {
       section(`${exception.label} (${format.number(counts[exception.key])})`,
         h("p", { class: "app-summary" }, exception.about(counts)),
         orders ?? h("p", { class: "app-empty" }, "No orders here."),
-        page.next_cursor && orders ? more(orders, page.next_cursor, (cursor) => ordersOf(exception, cursor),
-          (items) => rows(items, counts.today, missing)) : null),
+        orders && showMore(orders, page.next_cursor, (cursor) => ordersOf(exception, cursor),
+          (items) => rows(items, counts.today, missing))),
     ],
   };
-}
-
-/** "Show more": the next page appended to the same list; gone when there is none. */
-function more(list, cursor, next, toRows) {
-  const errors = h("div", { class: "app-errors" });
-  const wrap = h("div", { class: "pm-more" }, errors);
-  const load = button("Show more", async () => {
-    load.disabled = true;
-    try {
-      const { data } = await next(cursor);
-      list.append(...navList("", toRows(data.items)).children);
-      cursor = data.next_cursor;
-      if (!cursor) load.remove();
-    } catch (error) {
-      replace(errors, strip("error", `Could not load more orders: ${error.message}`));
-    } finally {
-      load.disabled = false;
-    }
-  });
-  wrap.append(load);
-  return wrap;
 }
 
 async function detail(ctx, id) {
@@ -129,7 +108,9 @@ async function detail(ctx, id) {
     ctx.get(path(id)),
     ctx.get("writebacks?limit=50").then((r) => r.data.items).catch(() => []),
   ]);
-  const missing = await missingParts(ctx, order);
+  // `?? []`: a detail saved for offline use before the API named missing parts has no such field.
+  const parts = order.missing_components ?? [];
+  const missing = parts.length > 0;
   const changeable = !UNCHANGEABLE.has(order.status.code) && !order.is_locked;
   const errors = h("div", { class: "app-errors pm-errors" });
   const releaseButton = changeable && !order.is_released
@@ -158,6 +139,7 @@ async function detail(ctx, id) {
         ["Production supervisor", order.production_supervisor],
         ["Last changed in SAP", format.dateTime(order.last_changed)],
       ]),
+      missing ? section("Missing parts", partList(parts)) : null,
       section("Status in SAP", statusList(order.statuses)),
       section("Operations", operationList(order.operations)),
       changeable ? section("Reschedule", rescheduleForm(ctx, order, errors))
@@ -168,15 +150,14 @@ async function detail(ctx, id) {
   };
 }
 
-/** Whether the order is among its material's orders with missing parts (the detail itself does not say). */
-async function missingParts(ctx, order) {
-  try {
-    const { data } = await ctx.get(`production-orders?exception=missing_components&material=`
-      + `${encodeURIComponent(order.material)}&${tz()}&limit=200`);
-    return data.items.some((item) => item.order_id === order.order_id);
-  } catch {
-    return false; // a hint only: the release's own messages name missing parts too
-  }
+/** The components SAP's availability check left short: how much is missing of what is required, and by when. */
+function partList(parts) {
+  return h("ul", { class: "fd-list app-list", "aria-label": "Components short" }, parts.map((part) =>
+    h("li", { class: "fd-list__item pm-part", dataset: { reservationItem: part.reservation_item } },
+      h("div", { class: "app-row__main" },
+        h("span", { class: "app-row__title" }, part.material),
+        h("span", { class: "app-row__sub" }, `${format.quantity(part.missing_quantity)} missing of `
+          + `${format.quantity(part.required_quantity)} · needed by ${format.date(part.requirement_date)}`)))));
 }
 
 /** What SAP said to my last release or reschedule of this order, once it succeeded. */
