@@ -77,11 +77,27 @@ def search_clause(text: str) -> str:
     return "(" + " or ".join(f"substringof({literal},{name})" for name in SEARCH_PROPERTIES) + ")"
 
 
+def overdue_clause(now: dt.datetime, overdue: bool = True) -> str:
+    """Whether an open task's completion deadline passed as of `now`: the one definition for the `overdue` count,
+    the list's `overdue` filter and (to the second, as SAP reads the literal) `is_overdue`. Not overdue takes the
+    tasks without a deadline too, so the two sides always add up to the open tasks."""
+    cutoff = convert.datetime_literal(now)
+    if overdue:
+        return f"CompletionDeadLine lt {cutoff}"
+    return f"(CompletionDeadLine eq null or CompletionDeadLine ge {cutoff})"
+
+
+def escalated_clause(escalated: bool = True) -> str:
+    """SAP's deadline monitoring escalated the task, or not: for the `escalated` count and the list's filter."""
+    return f"IsEscalated eq {'true' if escalated else 'false'}"
+
+
 def is_overdue(task: Task, now: dt.datetime) -> bool:
-    """Open with its completion deadline passed, as the badge counts it (`CompletionDeadLine lt now`)."""
+    """Open with its completion deadline passed, as `overdue_clause` has SAP filter and count it."""
     if task.status not in OPEN_STATUSES or not task.completion_deadline:
         return False
-    return dt.datetime.fromisoformat(task.completion_deadline) < now
+    # The literal SAP compares with has whole seconds: so does this, or a flag could disagree with the filter.
+    return dt.datetime.fromisoformat(task.completion_deadline) < now.replace(microsecond=0)
 
 
 # Custom attribute names under which inbox scenarios expose the business object's key.
@@ -124,6 +140,9 @@ class TasksGateway(Gateway):
         task_types: Sequence[str] = (),
         priorities: Sequence[str] = (),
         search: str = "",
+        overdue: bool | None = None,
+        escalated: bool | None = None,
+        now: dt.datetime | None = None,
         sort: Sequence[str] = DEFAULT_TASK_SORT,
         top: int = 100,
         after: Position | None = None,
@@ -131,12 +150,16 @@ class TasksGateway(Gateway):
     ) -> KeysetPage[Task]:
         """The caller's open tasks (SAP scopes TaskCollection to the authenticated user), `top` of them after
         `after` (a page's `next_after`) in the order of `sort` (see TASK_SORT_FIELDS). `search`: only tasks
-        whose title or requester name contains it, filtered by SAP (so paging and counts stay SAP's)."""
+        whose title or requester name contains it; `overdue` (as of `now`; pass the moment the rows' flags are
+        judged at) and `escalated`: only those that are, or are not, as `open_counts` counts them. SAP filters,
+        so paging and counts stay SAP's."""
         clause = convert.and_all(
             convert.any_of("Status", OPEN_STATUSES),
             convert.any_of("TaskDefinitionID", task_types) if task_types else None,
             convert.any_of("Priority", priorities) if priorities else None,
             search_clause(search) if search else None,
+            overdue_clause(now or dt.datetime.now(dt.UTC), overdue) if overdue is not None else None,
+            escalated_clause(escalated) if escalated is not None else None,
         )
         page = self._keyset_query(
             TASKS,
@@ -221,12 +244,12 @@ class TasksGateway(Gateway):
         clauses = {
             "open": open_,
             **{priority: f"{open_} and {convert.eq('Priority', priority)}" for priority in TASK_PRIORITIES},
-            "overdue": f"{open_} and CompletionDeadLine lt {convert.datetime_literal(now)}",
+            "overdue": f"{open_} and {overdue_clause(now)}",
         }
         calls: dict[str, Callable[[], int | None]] = {
             name: functools.partial(self._count, TASKS, clause) for name, clause in clauses.items()
         }
-        calls["escalated"] = functools.partial(self._count_if_filterable, f"{open_} and IsEscalated eq true")
+        calls["escalated"] = functools.partial(self._count_if_filterable, f"{open_} and {escalated_clause()}")
         counts = run_all(calls, limit=parallel_limit(self.client.http.bulkhead))
         return OpenTaskCounts(
             open=_required(counts["open"]),

@@ -41,6 +41,8 @@ class Approvals(MethodView):
             task_types=args.get("task_type", ()),
             priorities=args.get("priority", ()),
             search=args.get("search", ""),
+            overdue=args.get("overdue"),
+            escalated=args.get("escalated"),
             sort=args["sort"],
             limit=paging.limit,
             after=paging.after,

@@ -55,6 +55,25 @@ class ApprovalQueryArgsSchema(PageArgsSchema):
             "example": "Moreau",
         },
     )
+    overdue = ma.fields.Boolean(
+        metadata={
+            "description": "true: only tasks whose completion deadline (`due`) has passed, exactly those the "
+            "`overdue` count of /approvals/counts counts; false: only the others, tasks without a deadline "
+            "included. SAP filters (CompletionDeadLine against the time of the request), so paging and `total` "
+            "cover the matches only; a task whose deadline passes while you page moves to the overdue list. "
+            "Omit it for both",
+            "example": True,
+        },
+    )
+    escalated = ma.fields.Boolean(
+        metadata={
+            "description": "true: only tasks SAP's deadline monitoring escalated (IsEscalated), exactly those "
+            "the `escalated` count of /approvals/counts counts; false: only the others. SAP filters, so paging "
+            "and `total` cover the matches only. Where that count is null (the SAP system cannot filter on "
+            "IsEscalated) this filter fails with a 502. Omit it for both",
+            "example": True,
+        },
+    )
     sort = sort_field(
         TASK_SORT_FIELDS,
         DEFAULT_TASK_SORT,

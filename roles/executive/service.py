@@ -78,23 +78,30 @@ def list_approvals(
     task_types: Sequence[str] = (),
     priorities: Sequence[str] = (),
     search: str = "",
+    overdue: bool | None = None,
+    escalated: bool | None = None,
     sort: Sequence[str] = DEFAULT_TASK_SORT,
     limit: int,
     after: Position | None = None,
     count: bool = False,
     now: dt.datetime | None = None,
 ) -> KeysetPage[Approval]:
-    """`search` (title or requester name contains it) is SAP's filter, so pages and the total stay SAP's."""
+    """`search` (title or requester name contains it), `overdue` and `escalated` (None: either) are SAP's filters,
+    so pages and the total stay SAP's."""
+    # One moment for SAP's overdue filter and the rows' flags, so a row never contradicts the filter it passed.
+    moment = now or dt.datetime.now(dt.UTC)
     page = sap.tasks.for_user(sap_principal(principal)).list_open(
         task_types=task_types,
         priorities=priorities,
         search=search.strip(),
+        overdue=overdue,
+        escalated=escalated,
+        now=moment,
         sort=sort,
         top=limit,
         after=after,
         count=count,
     )
-    moment = now or dt.datetime.now(dt.UTC)
     return KeysetPage(
         [Approval(task, overdue=is_overdue(task, moment)) for task in page.items], page.total, page.next_after
     )

@@ -96,6 +96,12 @@ def test_executive_approves_a_requisition_then_two_at_once_and_forwards_one(
     rows = phone.find_elements(By.CSS_SELECTOR, TASK_ROWS)
     assert len(rows) == badges["Open"]
     assert "Overdue" in rows[0].text and "From " in rows[0].text  # overdue first, with the requester
+    # Two sections, as the API filters them: exactly the overdue count first, then the rest.
+    late = phone.find_elements(By.CSS_SELECTOR, 'main ul[aria-label^="Tasks to decide: overdue"] .app-row')
+    rest = phone.find_elements(By.CSS_SELECTOR, 'main ul[aria-label^="Tasks to decide: not overdue"] .app-row')
+    assert len(late) == badges["Overdue"] and all("Overdue" in row.text for row in late)
+    assert len(rest) == badges["Open"] - badges["Overdue"] and not any("Overdue" in row.text for row in rest)
+    assert not [b for b in phone.find_elements(By.XPATH, "//button[normalize-space()='Show more']") if b.is_displayed()]
     assert accessibility_problems(phone) == []
     screenshot(phone, "executive", tmp_path)
 

@@ -178,6 +178,55 @@ def test_overdue_is_an_open_task_past_its_deadline_as_the_badge_counts_it(
     assert body(api.get(f"/api/v1/approvals/{overdue['id']}", headers=anna))["overdue"] is True
 
 
+def sap_task_queries(sap: MockSap) -> list[str]:
+    logged = requests.get(f"{sap.url}/mock-admin/requests", timeout=10).json()["requests"]
+    return [unquote_plus(entry["query"]) for entry in logged if entry["path"].endswith("/TaskCollection")]
+
+
+def test_the_overdue_filter_lists_exactly_what_the_badge_counts(
+    api: FlaskClient, anna: dict[str, str], trusting_sap: MockSap
+) -> None:
+    everything = {item["id"] for item in collect(api, "/api/v1/approvals", anna)}
+    counts = body(api.get("/api/v1/approvals/counts", headers=anna))
+    assert 0 < counts["overdue"] < counts["open"] == len(everything)
+    requests.delete(f"{trusting_sap.url}/mock-admin/requests", timeout=10).raise_for_status()
+    # Small pages: the cursors carry the filter from page to page.
+    overdue = collect(api, "/api/v1/approvals?overdue=true&sort=-priority&sort=due&limit=2", anna)
+    assert len(overdue) == counts["overdue"] and all(item["overdue"] for item in overdue)
+    queries = sap_task_queries(trusting_sap)
+    assert len(queries) > 1 and all("CompletionDeadLine lt datetime'" in query for query in queries), "SAP filters"
+    others = collect(api, "/api/v1/approvals?overdue=false&sort=-priority&sort=due&limit=2", anna)
+    assert len(others) == counts["open"] - counts["overdue"] and not any(item["overdue"] for item in others)
+    assert {item["id"] for item in overdue} | {item["id"] for item in others} == everything
+    for flag, expected in (("true", counts["overdue"]), ("false", counts["open"] - counts["overdue"])):
+        counted = api.get("/api/v1/approvals", query_string={"overdue": flag, "include_total": "true"}, headers=anna)
+        assert body(counted)["total"] == expected
+    # Each filter pages its own list: a cursor of one is refused by the other.
+    cursor = body(api.get("/api/v1/approvals?overdue=true&limit=1", headers=anna))["next_cursor"]
+    assert api.get(f"/api/v1/approvals?overdue=true&limit=1&cursor={cursor}", headers=anna).status_code == 200
+    for query in ("overdue=false&limit=1", "limit=1", "escalated=true&overdue=true&limit=1"):
+        refused = api.get(f"/api/v1/approvals?{query}&cursor={cursor}", headers=anna)
+        assert refused.status_code == 400 and "different query" in body(refused)["message"], query
+
+
+def test_the_escalated_filter_lists_exactly_what_the_badge_counts(api: FlaskClient, anna: dict[str, str]) -> None:
+    counts = body(api.get("/api/v1/approvals/counts", headers=anna))
+    assert 0 < counts["escalated"] < counts["open"]
+    escalated = collect(api, "/api/v1/approvals?escalated=true&limit=2", anna)
+    assert len(escalated) == counts["escalated"] and all(item["is_escalated"] for item in escalated)
+    others = collect(api, "/api/v1/approvals?escalated=false&limit=2", anna)
+    assert len(others) == counts["open"] - counts["escalated"] and not any(item["is_escalated"] for item in others)
+    both = collect(api, "/api/v1/approvals?escalated=true&overdue=true", anna)
+    assert {item["id"] for item in both} == {item["id"] for item in escalated if item["overdue"]}
+
+
+@pytest.mark.parametrize("query", ["overdue=maybe", "overdue=", "escalated=maybe", "escalated=2"])
+def test_a_flag_that_is_not_a_boolean_is_a_400(api: FlaskClient, anna: dict[str, str], query: str) -> None:
+    response = api.get(f"/api/v1/approvals?{query}", headers=anna)
+    assert response.status_code == 400, body(response)
+    assert query.split("=")[0] in body(response)["message"]
+
+
 def test_a_task_received_as_substitute_says_whom_for(api: FlaskClient, token: Token, anna: dict[str, str]) -> None:
     deputy = bearer(token("Executive", user="EXEC_DAN"))
     theirs = collect(api, "/api/v1/approvals", deputy)

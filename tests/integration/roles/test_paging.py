@@ -471,7 +471,7 @@ def test_the_message_lists_what_the_operation_takes(api: FlaskClient, executive:
     assert response.status_code == 400
     assert response.json["message"] == (
         "unknown query parameter 'LIMIT', 'priorty'; this operation takes: "
-        "cursor, include_total, limit, priority, search, sort, task_type"
+        "cursor, escalated, include_total, limit, overdue, priority, search, sort, task_type"
     )
 
 
@@ -488,7 +488,8 @@ def test_commands_refuse_unknown_query_parameters_too(api: FlaskClient, executiv
 def test_documented_parameters_pass(api: FlaskClient, executive: dict[str, str], app_with_spec: dict[str, Any]) -> None:
     parameters = app_with_spec["paths"]["/api/v1/approvals"]["get"]["parameters"]
     names = {p["name"] for p in parameters if p.get("in") == "query"}
-    assert names == {"limit", "cursor", "include_total", "task_type", "priority", "search", "sort"}
+    paging = {"limit", "cursor", "include_total"}
+    assert names == paging | {"task_type", "priority", "search", "overdue", "escalated", "sort"}
     response = api.get(
         "/api/v1/approvals?limit=5&include_total=false&priority=HIGH&sort=-due&task_type=TS00008267", headers=executive
     )

@@ -43,11 +43,14 @@ function substitution(task) {
 
 // ---- the inbox ---------------------------------------------------------------------------------------------
 
+const PAGE = 50;
+const URGENT = "sort=-priority&sort=due";
+// The API filters (SAP counts the badges the same way), so a list holds exactly what its badge counts.
 const FILTERS = {
-  overdue: { words: "overdue tasks", query: "sort=due&sort=-priority&limit=200", keep: (task) => task.overdue },
-  escalated: { words: "escalated tasks", query: "sort=-priority&sort=due&limit=200", keep: (task) => task.is_escalated },
+  overdue: { words: "overdue tasks", query: "overdue=true&sort=due&sort=-priority" },
+  escalated: { words: "escalated tasks", query: `escalated=true&${URGENT}` },
   ...Object.fromEntries(PRIORITIES.map(([key, text]) => [key,
-    { words: `${text.toLowerCase()} priority tasks`, query: `priority=${key}&sort=due&limit=100`, keep: () => true }])),
+    { words: `${text.toLowerCase()} priority tasks`, query: `priority=${key}&sort=due` }])),
 };
 
 function badges(counts, show) {
@@ -62,10 +65,19 @@ function badges(counts, show) {
     PRIORITIES.map(([key, text]) => badge(key, counts.by_priority[key], text)));
 }
 
-/** Overdue first; within that the API's order (most urgent priority, then the nearest deadline). */
-function urgentFirst(tasks) {
-  return [...tasks].sort((a, b) => Number(b.overdue) - Number(a.overdue));
-}
+// The inbox without a filter: overdue first, then the rest, each most urgent first and with its own "Show more".
+const INBOX = [
+  { title: "Overdue", count: (counts) => counts.overdue, words: "overdue tasks",
+    label: "Tasks to decide: overdue, most urgent first", query: `overdue=true&${URGENT}` },
+  { title: "Other open tasks", count: (counts) => counts.open - counts.overdue, words: "other open tasks",
+    label: "Tasks to decide: not overdue, most urgent first", query: `overdue=false&${URGENT}` },
+];
+
+const groupsOf = (filter) => (filter ? [{ words: filter.words, label: `Tasks to decide: ${filter.words}`,
+  query: filter.query }] : INBOX);
+
+const pageOf = (ctx, group, cursor) => ctx.get(`approvals?${group.query}&limit=${PAGE}`
+  + (cursor ? `&cursor=${encodeURIComponent(cursor)}` : "")).then((result) => result.data);
 
 function rowParts(task) {
   return {
@@ -81,10 +93,19 @@ async function list(ctx, show) {
   const filter = FILTERS[show];
   if (show && !filter) return { heading: "Approvals", body: [strip("warning", "There is no such filter. ",
     h("a", { href: "#/approvals" }, "Show all open tasks"))] };
-  const query = filter?.query ?? "sort=-priority&sort=due&limit=100";
-  const [{ data: counts }, { data: page }] = await Promise.all([ctx.get("approvals/counts"), ctx.get(`approvals?${query}`)]);
-  const tasks = urgentFirst(page.items.filter(filter?.keep ?? (() => true)));
-  const listSlot = h("div", {});
+  const [{ data: counts }, ...pages] = await Promise.all([ctx.get("approvals/counts"),
+    ...groupsOf(filter).map((group) => pageOf(ctx, group))]);
+  const groups = groupsOf(filter).map((group, i) => ({ ...group, tasks: pages[i].items, cursor: pages[i].next_cursor,
+    slot: h("div", {}) }));
+  const allTasks = () => groups.flatMap((group) => group.tasks);
+  const empty = h("p", { class: "app-empty" },
+    filter ? `No ${filter.words} in your inbox.` : "Nothing is waiting for your approval.");
+  for (const group of groups) {
+    group.more = h("div", { class: "app-form__actions" }, moreButton(group));
+    group.box = group.title ? section(`${group.title} (${format.number(group.count(counts))})`, group.slot, group.more)
+      : h("div", {}, group.slot, group.more);
+  }
+  const listSlot = h("div", {}, empty, groups.map((group) => group.box));
   const comment = h("textarea", { class: "fd-textarea app-exec-textarea", name: "mass-comment", rows: 2, maxlength: 1000 });
   const mass = h("div", { class: "app-exec-mass", hidden: !inbox.selecting },
     field("Comment for all selected (optional)", comment, { hint: "Some tasks can only be rejected with a comment" }));
@@ -103,20 +124,46 @@ async function list(ctx, show) {
     (on ? listSlot.querySelector("input") : select)?.focus();
   }
 
+  /** "Show more": the group's next page appended; the focus goes to the first task it brought. */
+  function moreButton(group) {
+    const more = button("Show more", async () => {
+      more.disabled = true;
+      try {
+        const page = await pageOf(ctx, group, group.cursor);
+        const shown = group.tasks.length;
+        // A task whose sort key changed meanwhile may come again (see the API's `cursor`): shown once.
+        group.tasks = [...group.tasks, ...page.items.filter((task) => !group.tasks.some((t) => t.id === task.id))];
+        group.cursor = page.next_cursor;
+        draw();
+        group.slot.querySelectorAll("li")[shown]?.querySelector("a, input")?.focus();
+      } catch (error) {
+        group.slot.append(strip("error", `Could not load more ${group.words}: ${error.message}`));
+      } finally {
+        more.disabled = false;
+      }
+    }, { label: `Show more ${group.words}` });
+    return more;
+  }
+
   function draw() {
+    const tasks = allTasks();
     for (const id of inbox.selected) if (!tasks.some((task) => task.id === id)) inbox.selected.delete(id);
     controls();
-    if (!tasks.length) return replace(listSlot, h("p", { class: "app-empty" },
-      filter ? `No ${filter.words} in your inbox.` : "Nothing is waiting for your approval."));
-    replace(listSlot, inbox.selecting ? pickList(tasks, controls) : navList("Tasks to decide, overdue and most urgent first",
-      tasks.map((task) => ({ href: taskHref(task.id), ...rowParts(task) }))));
+    empty.hidden = tasks.length > 0;
+    for (const group of groups) {
+      group.box.hidden = !tasks.length;
+      if (!group.cursor) group.more.remove(); // its list is complete: a cursor never comes back
+      replace(group.slot, !group.tasks.length ? h("p", { class: "app-empty" }, `No ${group.words}.`)
+        : inbox.selecting ? pickList(group.tasks, controls, `Select ${group.words} to decide together`)
+          : navList(group.label, group.tasks.map((task) => ({ href: taskHref(task.id), ...rowParts(task) }))));
+    }
   }
 
   /** The buttons and the count follow the selection; the list stays as it is (and keeps the focus). */
   function controls() {
     const count = inbox.selected.size;
     mass.hidden = !inbox.selecting;
-    select.hidden = inbox.selecting || !tasks.length;
+    select.hidden = inbox.selecting || !allTasks().length;
     for (const node of [approve, reject, cancel]) node.hidden = !inbox.selecting;
     approve.disabled = reject.disabled = !count;
     approve.querySelector(".fd-button__text").textContent = count ? `Approve ${count} selected` : "Approve selected";
@@ -125,7 +172,7 @@ async function list(ctx, show) {
   }
 
   async function decideSelected(decision) {
-    const chosen = tasks.filter((task) => inbox.selected.has(task.id));
+    const chosen = allTasks().filter((task) => inbox.selected.has(task.id));
     if (!chosen.length) return;
     const text = comment.value.trim();
     inbox.batch = { decision, rows: chosen.map((task) => ({ id: task.id, title: task.title, state: "sending" })) };
@@ -146,8 +193,6 @@ async function list(ctx, show) {
   }
 
   draw();
-  const truncated = page.next_cursor ? h("p", { class: "app-summary" },
-    `Showing the first ${format.number(page.items.length)} by urgency; the badges count them all.`) : null;
   return {
     heading: "Approvals",
     body: [
@@ -156,7 +201,7 @@ async function list(ctx, show) {
         ? [`Showing ${filter.words}. `, h("a", { href: "#/approvals", class: "app-exec-link" }, "Show all open tasks")]
         : `${plural(counts.open, "open task")}, overdue and most urgent first.`),
       inbox.batch ? await batchResults(ctx, inbox.batch) : null,
-      mass, counter, listSlot, truncated,
+      mass, counter, listSlot,
       navList("Your decisions", [{ href: "#/approvals/decided", title: "Decided by me",
         subtitle: "What you approved or rejected in this app" }]),
     ],
@@ -165,8 +210,8 @@ async function list(ctx, show) {
 }
 
 /** The inbox in selection mode: one labelled checkbox per task, the whole row its label. */
-function pickList(tasks, onChange) {
-  return h("ul", { class: "fd-list app-list app-exec-picks", "aria-label": "Select tasks to decide together" },
+function pickList(tasks, onChange, label = "Select tasks to decide together") {
+  return h("ul", { class: "fd-list app-list app-exec-picks", "aria-label": label },
     tasks.map((task) => {
       const box = h("input", { type: "checkbox", class: "app-checkbox", id: `pick-${task.id}`, name: "pick",
         value: task.id, checked: inbox.selected.has(task.id),
