@@ -3,10 +3,10 @@
 // comment, claim, hand back, forward; several tasks decided at once with a result per task; what I decided here.
 
 import { button, facts, field, format, h, input, navList, replace, section, status, strip } from "./ui.js";
+import { FINAL } from "./writebacks.js";
 
 const path = (id) => `approvals/${encodeURIComponent(id)}`;
 const taskHref = (id) => `#/approvals/${encodeURIComponent(id)}`;
-const FINAL = new Set(["succeeded", "rejected", "conflict", "dead", "discarded"]);
 const OPEN = new Set(["READY", "RESERVED", "IN_PROGRESS"]);
 
 const PRIORITIES = [["VERY_HIGH", "Very high"], ["HIGH", "High"], ["MEDIUM", "Medium"], ["LOW", "Low"]];
