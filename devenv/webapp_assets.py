@@ -109,7 +109,8 @@ def ensure(required: bool, *, lock: Path = LOCK, vendor: Path = VENDOR, test_ven
     vendor.mkdir(parents=True, exist_ok=True)
     (vendor / STAMP).unlink(missing_ok=True)  # from here until the end, an interrupted run leaves no valid stamp
     for stale in set(os.listdir(vendor)) - set(files) - {STAMP}:
-        (vendor / stale).unlink()
+        if (vendor / stale).is_file():  # only what an earlier fetch wrote: never a folder someone put there
+            (vendor / stale).unlink()
     for name, content in files.items():
         _write(vendor / name, content)
     test_vendor.mkdir(parents=True, exist_ok=True)

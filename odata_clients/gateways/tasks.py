@@ -83,7 +83,8 @@ def overdue_clause(now: dt.datetime, overdue: bool = True) -> str:
     tasks without a deadline too, so the two sides always add up to the open tasks."""
     cutoff = convert.datetime_literal(now)
     if overdue:
-        return f"CompletionDeadLine lt {cutoff}"
+        # ne null: Gateway may compare a task without a deadline (ABAP's empty value) as the lowest date.
+        return f"CompletionDeadLine ne null and CompletionDeadLine lt {cutoff}"
     return f"(CompletionDeadLine eq null or CompletionDeadLine ge {cutoff})"
 
 

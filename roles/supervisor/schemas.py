@@ -36,7 +36,8 @@ class WorkOrderQueryArgsSchema(PageArgsSchema):
     starts_by = ma.fields.Date(
         metadata={
             "description": "Only operations whose earliest scheduled start is on this day or before: due or overdue. "
-            "With the caller's today it lists what the `to_confirm_today` badge of /work-orders/counts counts",
+            "With the `today` of /work-orders/counts (asked with the same `tz`, and include_confirmed false) it "
+            "lists what that answer's `to_confirm_today` counts",
             "example": "2026-11-30",
         }
     )
