@@ -54,7 +54,8 @@ async function boot() {
   main.addEventListener("input", (event) => event.target.form?.setAttribute("data-dirty", ""));
   window.addEventListener("hashchange", () => location.hash.startsWith("#/") && render()); // not the skip link
   window.addEventListener("online", () => api.flush());
-  setInterval(() => api.flush().then(renderBanner), 5000); // a cut network comes back without an "online" event
+  // A cut network comes back without an "online" event. A failing flush is tried again on the next round.
+  setInterval(() => api.flush().catch(() => {}).then(renderBanner), 5000);
   render();
   api.flush();
 }
@@ -77,7 +78,7 @@ function shell(me, screens, session) {
 /** The saved copies of the API's answers and the followed writebacks: one user's, never the next one's. */
 async function forgetSavedScreens() {
   forgetTracked();
-  await caches?.delete(SAVED_SCREENS).catch(() => {});
+  await window.caches?.delete(SAVED_SCREENS).catch(() => {}); // no Cache API outside a secure context
 }
 
 /** The session is over: say so and keep everything (queued actions stay in the outbox); no surprise reload. */
