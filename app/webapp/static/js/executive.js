@@ -2,7 +2,7 @@
 // being approved (a purchase requisition's items, amounts, suppliers and accounting), approve or reject with a
 // comment, claim, hand back, forward; several tasks decided at once with a result per task; what I decided here.
 
-import { button, facts, field, format, h, input, navList, replace, section, status, strip } from "./ui.js";
+import { badges, button, facts, field, format, h, input, navList, replace, section, status, strip } from "./ui.js";
 import { FINAL } from "./writebacks.js";
 
 const path = (id) => `approvals/${encodeURIComponent(id)}`;
@@ -53,16 +53,15 @@ const FILTERS = {
     { words: `${text.toLowerCase()} priority tasks`, query: `priority=${key}&sort=due` }])),
 };
 
-function badges(counts, show) {
-  const badge = (key, count, text) => h("li", {},
-    h("a", { class: "app-badge", href: key ? `#/approvals?show=${key}` : "#/approvals",
-      "aria-current": (show ?? "") === (key ?? "") ? "true" : null },
-    h("strong", {}, format.number(count)), h("span", {}, text)));
-  return h("ul", { class: "app-badges", "aria-label": "Show only" },
+function inboxBadges(counts, show) {
+  const badge = (key, count, label) => ({ href: key ? `#/approvals?show=${key}` : "#/approvals", count, label,
+    current: (show ?? "") === (key ?? "") });
+  return badges("Show only", [
     badge(null, counts.open, "Open"),
     badge("overdue", counts.overdue, "Overdue"),
     counts.escalated === null ? null : badge("escalated", counts.escalated, "Escalated"),
-    PRIORITIES.map(([key, text]) => badge(key, counts.by_priority[key], text)));
+    ...PRIORITIES.map(([key, text]) => badge(key, counts.by_priority[key], text)),
+  ]);
 }
 
 // The inbox without a filter: overdue first, then the rest, each most urgent first and with its own "Show more".
@@ -196,7 +195,7 @@ async function list(ctx, show) {
   return {
     heading: "Approvals",
     body: [
-      badges(counts, show),
+      inboxBadges(counts, show),
       h("p", { class: "app-summary" }, filter
         ? [`Showing ${filter.words}. `, h("a", { href: "#/approvals", class: "app-exec-link" }, "Show all open tasks")]
         : `${plural(counts.open, "open task")}, overdue and most urgent first.`),

@@ -3,7 +3,7 @@
 // status in words, operations; release it, or move its planned dates with the ETag it was read with (someone
 // else's change in SAP in between is refused, and the screen offers to reload).
 
-import { button, facts, field, format, h, input, navList, replace, section, showMore, status, strip, today } from "./ui.js";
+import { badges, button, facts, field, format, h, input, navList, replace, section, showMore, status, strip, today } from "./ui.js";
 
 const path = (id) => `production-orders/${encodeURIComponent(id)}`;
 const PAGE = 50;
@@ -83,17 +83,15 @@ async function list(ctx, wanted) {
     chosen ? ordersOf(chosen) : null]);
   const exception = chosen ?? EXCEPTIONS.find((e) => counts[e.key] > 0) ?? EXCEPTIONS.at(-1);
   const { data: page } = first ?? await ordersOf(exception);
-  const badges = h("nav", { "aria-label": "Exceptions" }, h("ul", { class: "app-badges" }, EXCEPTIONS.map((e) =>
-    h("li", {}, h("a", { class: "app-badge", href: `#/orders?exception=${e.key}`,
-      "aria-current": e.key === exception.key ? "true" : null },
-    h("strong", {}, format.number(counts[e.key])), h("span", {}, e.label))))));
+  const filters = badges("Exceptions", EXCEPTIONS.map((e) => ({ href: `#/orders?exception=${e.key}`,
+    count: counts[e.key], label: e.label, current: e.key === exception.key })));
   const missing = exception.key === "missing_components";
   const orders = page.items.length ? navList(`${exception.label}: orders`, rows(page.items, counts.today, missing)) : null;
   return {
     heading: "Production orders",
     body: [
       h("p", { class: "app-summary" }, `Plant ${counts.plants.join(", ")} · today ${format.date(counts.today)}`),
-      badges,
+      filters,
       section(`${exception.label} (${format.number(counts[exception.key])})`,
         h("p", { class: "app-summary" }, exception.about(counts)),
         orders ?? h("p", { class: "app-empty" }, "No orders here."),

@@ -2,7 +2,7 @@
 // top); confirm with SAP's proposal prefilled, the unit shown, scrap with its reason, final; the operation's
 // confirmations with who confirmed, and undo.
 
-import { button, facts, field, format, h, input, navList, replace, section, showMore, status, strip, today } from "./ui.js";
+import { badges, button, facts, field, format, h, input, navList, replace, section, showMore, status, strip, today } from "./ui.js";
 
 const path = (id) => `work-orders/${encodeURIComponent(id)}`;
 
@@ -34,17 +34,16 @@ async function list(ctx, show) {
     + (cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""));
   const [{ data: counts }, { data: first }] = await Promise.all([
     ctx.get(`work-orders/counts?tz=${encodeURIComponent(Intl.DateTimeFormat().resolvedOptions().timeZone)}`), page()]);
-  const badge = (href, count, label, current) => h("li", {}, h("a", { class: "app-badge", href,
-    "aria-current": current ? "true" : null }, h("strong", {}, format.number(count)), h("span", {}, label)));
   const operations = first.items.length ? navList(all ? "Open operations" : "Operations due today or overdue",
     rows(first.items)) : null;
   return {
     heading: "My work",
     body: [
       h("p", { class: "app-summary" }, `Work centre ${counts.work_centers.join(", ")} · today ${format.date(counts.today)}`),
-      h("nav", { "aria-label": "Which operations" }, h("ul", { class: "app-badges" },
-        badge("#/work", counts.to_confirm_today, "Due today or overdue", !all),
-        badge("#/work?show=all", counts.open, "All open", all))),
+      badges("Which operations", [
+        { href: "#/work", count: counts.to_confirm_today, label: "Due today or overdue", current: !all },
+        { href: "#/work?show=all", count: counts.open, label: "All open", current: all },
+      ]),
       operations ?? h("p", { class: "app-empty" }, all ? "Nothing to confirm at your work centres."
         : "Nothing due today. See all open operations for what comes next."),
       operations && showMore(operations, first.next_cursor, page, rows),

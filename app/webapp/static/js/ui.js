@@ -114,6 +114,16 @@ export function showMore(list, cursor, next, toRows) {
   return h("div", { class: "app-more" }, errors, load);
 }
 
+/**
+ * Counts that are also filters (a Fiori launchpad tile's number): links to the list each one counts, the list on
+ * screen marked current. items: [{href, count, label, current}]; a null item is left out.
+ */
+export function badges(label, items) {
+  return h("nav", { "aria-label": label }, h("ul", { class: "app-badges" }, items.filter(Boolean).map((item) =>
+    h("li", {}, h("a", { class: "app-badge", href: item.href, "aria-current": item.current ? "true" : null },
+      h("strong", {}, format.number(item.count)), h("span", {}, item.label))))));
+}
+
 /** Label/value pairs (a Fiori object page's attributes). */
 export function facts(pairs) {
   return h("dl", { class: "app-facts" }, pairs.filter(([, value]) => value !== undefined && value !== null && value !== "")
