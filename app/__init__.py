@@ -12,6 +12,7 @@ from app.api import ExtensionApi, openapi_config
 from app.auth import SECURITY_SCHEME, JwksKeys, StaticKeys, TokenValidator
 from app.deadline import init_request_deadline
 from app.errors import register_error_handlers
+from app.event_stream_doc import document_event_stream
 from app.json_provider import FastJSONProvider
 from app.language import init_request_language
 from app.metrics import init_metrics
@@ -65,6 +66,7 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
         settings.jwt_issuer, settings.xsappname, _signing_keys(app, api, settings), settings.jwt_leeway
     )
     register_blueprints(api)
+    document_event_stream(api.spec, settings)  # served by its own process (app/event_stream.py)
     init_webapp(app)  # the reference app at /app: a plain blueprint, not in the OpenAPI document
     app.extensions["paging_key"] = paging_key(settings)
     init_query_args(app, api)
@@ -83,10 +85,20 @@ def _signing_keys(app: Flask, api: ExtensionApi, settings: Settings) -> JwksKeys
 
 def register_blueprints(api: ExtensionApi) -> None:
     from app import health, integration_health, metrics
-    from roles import admin, executive, me, plant_manager, supervisor, writebacks
+    from roles import admin, events, executive, me, plant_manager, push, supervisor, writebacks
 
     api.register_blueprint(health.blp)
     api.register_blueprint(metrics.blp)
     api.register_blueprint(integration_health.blp)
-    for role_blueprint in (me.blp, executive.blp, plant_manager.blp, supervisor.blp, writebacks.blp, admin.blp):
+    for role_blueprint in (
+        me.blp,
+        executive.blp,
+        plant_manager.blp,
+        supervisor.blp,
+        writebacks.blp,
+        admin.blp,
+        push.blp,
+    ):
         api.register_blueprint(role_blueprint)
+    api.register_blueprint(events.blp)
+    events.document(api.spec)

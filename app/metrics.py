@@ -9,13 +9,16 @@ import structlog
 from flask import Flask, Response, current_app, g, request
 from flask_smorest import Blueprint
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from notifications import stats as delivery_stats
 from store import Status, Store
+from store.webhooks import DeliveryStatus, Webhooks
 from workers.commands import CommandType
+from workers.dispatcher import dispatch_backlog
 from workers.health import Snapshot, queue_stats, snapshot
 
 log = structlog.get_logger(__name__)
@@ -87,6 +90,7 @@ class OutboxCollector(Collector):
             yield store_up
             yield from _outbox_metrics(snap)
         yield from _queue_metrics(self._app)
+        yield from _notification_metrics(self._app)
 
 
 def _outbox_metrics(snap: Snapshot) -> Iterator[Metric]:
@@ -143,6 +147,43 @@ def _queue_metrics(app: Flask) -> Iterator[Metric]:
         workers.add_metric([queue.name], queue.workers)
     yield jobs
     yield workers
+
+
+def _notification_metrics(app: Flask) -> Iterator[Metric]:
+    """Delivery outcomes (counted in Redis by every process), the dispatch backlog, the webhook outbox."""
+    connection = app.extensions["redis"]
+    try:
+        counts = delivery_stats.read(connection)
+        lag, oldest = dispatch_backlog(connection, app.extensions["settings"])
+    except Exception as exc:  # Redis down: writeback_queue_up says so already
+        log.warning("metrics_notifications_failed", error=type(exc).__name__)
+    else:
+        deliveries = CounterMetricFamily(
+            "notification_deliveries",
+            "Notification deliveries by channel (push, webhook, sap_event) and outcome, since Redis last lost its data",
+            labels=["channel", "outcome"],
+        )
+        for (channel, outcome), count in sorted(counts.items()):
+            deliveries.add_metric([channel, outcome], count)
+        yield deliveries
+        yield GaugeMetricFamily(
+            "notification_dispatch_lag", "Events not yet planned for Web Push and webhooks by any worker.", value=lag
+        )
+        yield GaugeMetricFamily(
+            "notification_dispatch_oldest_seconds",
+            "Age of the oldest event not yet planned; 0 when none.",
+            value=oldest,
+        )
+    try:
+        webhooks = Webhooks(_store(app).engine)
+        by_status = {status: webhooks.count_deliveries(status=status) for status in DeliveryStatus}
+    except Exception as exc:
+        log.warning("metrics_webhooks_failed", error=type(exc).__name__)
+        return
+    outbox = GaugeMetricFamily("webhook_deliveries", "Outbound webhook deliveries by status.", labels=["status"])
+    for status, count in by_status.items():
+        outbox.add_metric([status.value], count)
+    yield outbox
 
 
 def _store(app: Flask) -> Store:

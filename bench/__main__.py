@@ -17,7 +17,7 @@ from types import ModuleType
 
 from bench.report import Result, machine, table
 
-BENCHMARKS = {"read": "bench.read_bench", "write": "bench.writeback_bench"}
+BENCHMARKS = {"read": "bench.read_bench", "write": "bench.writeback_bench", "events": "bench.events_bench"}
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 

@@ -44,8 +44,13 @@ def environment(
     client_id: str,
     client_secret: str,
     xsappname: str,
+    events_url: str | None = None,
 ) -> dict[str, str]:
-    """`base` plus what Cloud Foundry would set for the router: PORT, VCAP_SERVICES (xsuaa), destinations."""
+    """`base` plus what Cloud Foundry would set for the router: PORT, VCAP_SERVICES (xsuaa), destinations.
+
+    `events_url`: the event stream process (xs-app.json routes /api/v1/events there); default: the API's URL,
+    as on Cloud Foundry, where the stream has a path route on the API's host.
+    """
     binding = {
         "name": f"{xsappname}-uaa",
         "label": "xsuaa",
@@ -65,7 +70,10 @@ def environment(
         },
     }
     # The API itself keeps checking every token; the router forwards the user's, as on BTP.
-    destinations = [{"name": "api", "url": api_url, "forwardAuthToken": True}]
+    destinations = [
+        {"name": "api", "url": api_url, "forwardAuthToken": True},
+        {"name": "events", "url": events_url or api_url, "forwardAuthToken": True},
+    ]
     return {
         **base,
         "PORT": str(port),
@@ -74,7 +82,9 @@ def environment(
     }
 
 
-def bound_to_dev_idp(base: dict[str, str], settings: Settings, *, port: int, api_url: str) -> dict[str, str]:
+def bound_to_dev_idp(
+    base: dict[str, str], settings: Settings, *, port: int, api_url: str, events_url: str | None = None
+) -> dict[str, str]:
     """`environment` for a router in front of the API at `api_url`, signing in at that API's /dev-idp with the
     development identity provider's OAuth client (as BTP binds it to the XSUAA instance)."""
     from app.dev_oauth import client_for  # the app, only when a router is started
@@ -88,4 +98,5 @@ def bound_to_dev_idp(base: dict[str, str], settings: Settings, *, port: int, api
         client_id=client.client_id,
         client_secret=client.secret,
         xsappname=settings.xsappname,
+        events_url=events_url,
     )

@@ -199,6 +199,11 @@ def main() -> int:
         print(f"run: port {port} is taken; set PORT to a free one", file=sys.stderr)
         return 2
     env.setdefault("APP_ENV", "development")
+    events_port = int(env.get("EVENTS_PORT", "8082"))  # the event stream's own process (app/event_stream.py)
+    if not _port_is_free(events_port):
+        print(f"run: port {events_port} is taken; set EVENTS_PORT to a free one", file=sys.stderr)
+        return 2
+    env.setdefault("EVENTS_URL", f"http://127.0.0.1:{events_port}/api/v1/events")
     router_port = int(env.get("APPROUTER_PORT", "5000"))  # 0: no router (benchmarks, several stacks at once)
     with_router = router_port != 0 and approuter.installed() and from_env(env).dev_idp_enabled
     if with_router and not _port_is_free(router_port):
@@ -229,6 +234,11 @@ def main() -> int:
             jwks = f"http://127.0.0.1:{port}/dev-idp/token_keys"
             mock_args = ["--host", "127.0.0.1", "--port", str(mock_port), "--trusted-issuer", DEV_ISSUER]
             mock_args += ["--trusted-jwks-url", jwks]
+            # Like an Event Mesh webhook subscription: the mock's business events go to the API's receiver.
+            settings = from_env(env)
+            mock_args += ["--event-webhook", f"http://127.0.0.1:{port}/api/v1/sap-events"]
+            mock_args += ["--event-webhook-user", settings.sap_events_user]
+            mock_args += ["--event-webhook-password", settings.sap_events_password]
             launcher.start("mock_sap", [PYTHON, "-m", "mock_sap", *mock_args], env)
             wait_for_port("127.0.0.1", mock_port, timeout=120)
         # Every process writes its metrics into one folder, so /metrics adds them up (prometheus multiprocess).
@@ -241,12 +251,15 @@ def main() -> int:
             [PYTHON, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", "wsgi:app"],
             env,
         )
+        launcher.start("events", [PYTHON, "-m", "gunicorn", *events_server_args(events_port)], env)
         launcher.start("worker", [PYTHON, "-m", "workers"], env)
         launcher.start("watchdog", [PYTHON, "-m", "workers", "watchdog"], env)
         base = f"http://127.0.0.1:{port}"
         router = f"http://localhost:{router_port}" if with_router else None
         if with_router:
-            router_env = approuter.bound_to_dev_idp(env, from_env(env), port=router_port, api_url=base)
+            router_env = approuter.bound_to_dev_idp(
+                env, from_env(env), port=router_port, api_url=base, events_url=f"http://127.0.0.1:{events_port}"
+            )
             launcher.start("approuter", approuter.command(), router_env, approuter.APPROUTER)
         _wait_ready(f"{base}/health/ready", launcher)
         print(_banner(base, env, router), flush=True)
@@ -266,6 +279,11 @@ def main() -> int:
         print("run: all processes stopped", flush=True)
 
 
+def events_server_args(port: int, host: str = "127.0.0.1") -> list[str]:
+    """gunicorn's arguments for the event stream process on `port`."""
+    return ["-c", "gunicorn_events.conf.py", "--bind", f"{host}:{port}", "app.event_stream:create_app()"]
+
+
 def _banner(base: str, env: dict[str, str], router: str | None) -> str:
     token = ".venv/bin/flask --app wsgi dev-token"
     if router:
@@ -280,6 +298,7 @@ def _banner(base: str, env: dict[str, str], router: str | None) -> str:
 {sign_in}
    Reference app  {f"{router}/app/   (through the router; or {base}/app/ directly)" if router else f"{base}/app/"}
    API            {base}
+   Event stream   {env["EVENTS_URL"]}   (Server-Sent Events; the router serves it at /api/v1/events)
    API docs       {base}/docs         (OpenAPI: {base}/openapi.json)
    Readiness      {base}/health/ready
    SAP (OData)    {env["SAP_URL"]}

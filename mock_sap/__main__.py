@@ -29,7 +29,17 @@ users (HTTP Basic; change with --user NAME:PASSWORD):
 admin API (no authentication):
   GET /mock-admin/health, POST /mock-admin/reset, GET|POST|DELETE /mock-admin/faults,
   GET|DELETE /mock-admin/stats, GET|DELETE /mock-admin/requests (the last 200 OData requests as sent:
-  method, path, raw query string, SAP user; a reset clears them too)
+  method, path, raw query string, SAP user; a reset clears them too),
+  GET|POST|DELETE /mock-admin/event-subscriptions, DELETE /mock-admin/event-subscriptions/{{id}},
+  GET|DELETE /mock-admin/event-deliveries (every delivery attempt), POST /mock-admin/tasks (a new PR task)
+
+business events (S/4HANA notification events, CloudEvents 1.0 in structured mode, pushed like SAP Event Mesh):
+  POSTed with Content-Type application/cloudevents+json to every webhook subscription, in publication order,
+  once the change is committed; a non-2xx answer or a connection error is retried with exponential back-off.
+  sap.s4.beh.productionorder.v1.ProductionOrder.Changed.v1 / .Released.v1             data: ProductionOrder
+  sap.s4.beh.purchaserequisition.v1.PurchaseRequisition.Created.v1 / .Changed.v1     data: PurchaseRequisition
+  sap.s4.beh.productionorderconfirmation.v1.ProductionOrderConfirmation.Created.v1 / .Cancelled.v1
+                                                            data: ConfirmationGroup, ConfirmationCount
 
 served by gunicorn (one process, threads, HTTP/1.1 keep-alive); SIGTERM or Ctrl-C stops it.
 """
@@ -81,7 +91,35 @@ def parse_args(argv: list[str] | None = None) -> MockOptions:
         help='fault to inject from the start, e.g. \'{"service": "*", "status": 503, "rate": 0.1}\' (repeatable)',
     )
     parser.add_argument("--verbose", action="store_true", help="log every request")
+    events = parser.add_argument_group("business events (webhook subscriptions, as SAP Event Mesh pushes them)")
+    events.add_argument(
+        "--event-webhook",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="subscribe this webhook from the start (repeatable; kept by /mock-admin/reset)",
+    )
+    events.add_argument("--event-webhook-user", metavar="USER", help="HTTP Basic user for the --event-webhook URLs")
+    events.add_argument("--event-webhook-password", metavar="PASSWORD", help="its password")
+    events.add_argument(
+        "--event-retry-initial",
+        type=float,
+        default=0.5,
+        metavar="SECONDS",
+        help="wait after the first failed delivery, doubled after each further one (default 0.5)",
+    )
+    events.add_argument(
+        "--event-retry-max", type=float, default=30.0, metavar="SECONDS", help="longest wait between attempts (30)"
+    )
+    events.add_argument(
+        "--event-max-attempts", type=int, default=10, metavar="N", help="attempts per event and webhook (default 10)"
+    )
+    events.add_argument(
+        "--event-timeout", type=float, default=10.0, metavar="SECONDS", help="timeout of one delivery (default 10)"
+    )
     args = parser.parse_args(argv)
+    if args.event_webhook_password is not None and args.event_webhook_user is None:
+        parser.error("--event-webhook-password needs --event-webhook-user")
     if len(args.trusted_issuer) != len(args.trusted_jwks_url):
         parser.error("every --trusted-issuer needs one --trusted-jwks-url")
     users = default_users()
@@ -114,6 +152,13 @@ def parse_args(argv: list[str] | None = None) -> MockOptions:
         trusted_issuers=[TrustedIssuer(i, u) for i, u in zip(args.trusted_issuer, args.trusted_jwks_url, strict=True)],
         faults=faults,
         verbose=args.verbose,
+        event_webhooks=args.event_webhook,
+        event_webhook_user=args.event_webhook_user,
+        event_webhook_password=args.event_webhook_password,
+        event_retry_initial=args.event_retry_initial,
+        event_retry_max=args.event_retry_max,
+        event_max_attempts=args.event_max_attempts,
+        event_timeout=args.event_timeout,
     )
 
 

@@ -22,6 +22,7 @@ from mock_sap.config import MockOptions
 from mock_sap.csrf import CsrfGuard
 from mock_sap.data.seed import build_store
 from mock_sap.errors import ODataError, ServiceInfo, error_json, sap_error
+from mock_sap.events import EventPublisher, RetryPolicy, event_source, parse_subscription
 from mock_sap.faults import Decision, Effects, FaultInjector, parse_fault
 from mock_sap.language import logon_language, speaking
 from mock_sap.odata import WRITE_METHODS, ODataRequest, ODataResponse, ServiceHandler
@@ -33,6 +34,7 @@ from mock_sap.services.production_order import ProductionOrderService
 from mock_sap.services.purchase_requisition import PurchaseRequisitionService
 from mock_sap.services.taskprocessing import TASK_META, TaskProcessingService
 from mock_sap.stats import Stats
+from mock_sap.task_admin import create_task
 
 log = logging.getLogger("mock_sap")
 ODATA_PREFIX = "/sap/opu/odata/"
@@ -49,7 +51,10 @@ class MockSap:
         self.options = options
         started = time.monotonic()
         self.store = build_store(options.orders, options.seed, options.reference)
+        self.events = self._events()
         self.services = self._services()
+        for service in self.services:
+            service.events = self.events
         self.handlers = {service.name: ServiceHandler(service, options.page_size) for service in self.services}
         self.routes: list[tuple[str, Service]] = []
         for service in self.services:
@@ -66,6 +71,19 @@ class MockSap:
         self.ready = threading.Event()
         self.ready.set()
         log.info("mock SAP ready with %d orders in %.1fs", options.orders, time.monotonic() - started)
+
+    def _events(self) -> EventPublisher:
+        options = self.options
+        defaults = RetryPolicy(
+            options.event_retry_initial, options.event_retry_max, options.event_max_attempts, options.event_timeout
+        ).validated()
+        events = EventPublisher(event_source(options.system_id, options.sap_client), defaults)
+        for url in options.event_webhooks:
+            credentials = {"user": options.event_webhook_user, "password": options.event_webhook_password}
+            subscription = parse_subscription({"url": url, **credentials}, defaults)
+            subscription.origin = "command-line"
+            events.subscribe(subscription)
+        return events
 
     def _services(self) -> list[Service]:
         store = self.store
@@ -87,6 +105,7 @@ class MockSap:
         }
         inbox_tables[TASK_META] = store[TASK_META]
         inbox = TaskProcessingService(store, inbox_tables, store[TASK_META], {u.upper() for u in self.options.users})
+        self.inbox, self.requisitions = inbox, requisitions
         return [inbox, requisitions, production, confirmations]
 
     # ------------------------------------------------------------------------------------------
@@ -352,7 +371,19 @@ class MockSap:
             self.store.reset()
             self.csrf.reset()
             self.request_log.clear()
+            self.events.reset()
             return _json({"status": "reset"})
+        events = self.events.admin(method, route, request.get_data())
+        if events is not None:
+            return _json(events[1], events[0])
+        if route == "/mock-admin/tasks" and method == "POST":
+            try:
+                created = create_task(
+                    json.loads(request.get_data() or b"{}"), self.inbox, self.requisitions, dt.datetime.now(dt.UTC)
+                )
+            except (ValueError, TypeError) as exc:
+                return _json({"error": str(exc)}, 400)
+            return _json(created, 201)
         if route == "/mock-admin/requests":
             if method == "GET":
                 return _json({"requests": self.request_log.list()})

@@ -26,6 +26,15 @@ class MockOptions:
     trusted_issuers: list[TrustedIssuer] = field(default_factory=list)
     faults: list[dict[str, object]] = field(default_factory=list)
     verbose: bool = False
+    # Business events: webhooks subscribed from the start (kept by a reset), one Basic user for all of them.
+    event_webhooks: list[str] = field(default_factory=list)
+    event_webhook_user: str | None = None
+    event_webhook_password: str | None = None
+    # Redelivery (Event Mesh's is much slower: minutes): seconds, doubling per failed attempt up to the maximum.
+    event_retry_initial: float = 0.5
+    event_retry_max: float = 30.0
+    event_max_attempts: int = 10
+    event_timeout: float = 10.0
 
     @property
     def reference(self) -> dt.date:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from mock_sap.edm import EntityType
@@ -108,6 +108,8 @@ class Store:
         self.lock = threading.RLock()
         self.tables: dict[str, Table] = {}
         self._journal: list[list[tuple[Table, int, Row | None]]] = []
+        # Per open transaction: what to run once it commits (business events); dropped on rollback.
+        self._on_commit: list[list[Callable[[], None]]] = []
 
     def add(self, name: str, table: Table) -> Table:
         self.tables[name] = table
@@ -123,10 +125,16 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """Atomic unit (a write or a `$batch` changeset): on an exception every change is undone."""
+        """Atomic unit (a write or a `$batch` changeset): on an exception every change is undone.
+
+        Actions registered with `after_commit` run once the outermost transaction committed, outside the lock.
+        """
+        committed: list[Callable[[], None]] = []
         with self.lock:
             journal: list[tuple[Table, int, Row | None]] = []
+            actions: list[Callable[[], None]] = []
             self._journal.append(journal)
+            self._on_commit.append(actions)
             try:
                 yield
             except BaseException:
@@ -138,8 +146,23 @@ class Store:
                 raise
             finally:
                 self._journal.pop()
+                self._on_commit.pop()
                 if self._journal:  # nested: the outer transaction must be able to undo ours too
                     self._journal[-1].extend(journal)
+            if self._on_commit:  # nested: only the outer commit makes our changes final
+                self._on_commit[-1].extend(actions)
+            else:
+                committed = actions
+        for action in committed:
+            action()
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run `action` when the current transaction commits (never if it rolls back); now if there is none."""
+        with self.lock:
+            if self._on_commit:
+                self._on_commit[-1].append(action)
+                return
+        action()
 
     def update(self, table: Table, position: int, row: Row) -> None:
         with self.lock:

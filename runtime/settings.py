@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Embedded defaults for a developer machine: they match `python -m mock_sap` and `python3 dev.py run`.
 DEV_SAP_USER = "EXT_API_TECH"
 DEV_SAP_PASSWORD = "tech-pass-1"
+DEV_SAP_EVENTS_PASSWORD = "event-mesh-dev"  # the mock SAP's event subscription sends it (development only)
 # The development identity provider's issuer: a name, not a URL, so tokens stay valid whatever PORT is.
 DEV_ISSUER = "urn:sap-extension-api:dev-idp"
 
@@ -117,6 +118,27 @@ class Settings:
     alert_error_rate_min_attempts: int = 5
     alert_breaker_open_after: float = 300.0
     watchdog_interval: float = 30.0
+    # Events (issue 16). The bus keeps `events_retain` notifications for streams resuming with Last-Event-ID.
+    events_retain: int = 10_000
+    events_heartbeat: float = 15.0  # seconds between SSE comments that keep proxies from closing an idle stream
+    events_workers: int = 1  # asyncio processes of the event stream server (each holds thousands of streams)
+    events_url: str = ""  # where apps open the event stream; empty: /api/v1/events on the API's own origin
+    # HTTP Basic credentials SAP Event Mesh's webhook subscription sends to /api/v1/sap-events; no password: refused.
+    sap_events_user: str = "event-mesh"
+    sap_events_password: str = field(default=DEV_SAP_EVENTS_PASSWORD, repr=False)  # from_env: none in production
+    # Delta pollers (one leader across instances); 0 turns one off. Orders: for installations without Event Mesh.
+    inbox_poll_interval: float = 30.0
+    order_poll_interval: float = 0.0
+    # Web Push: the VAPID key pair (RFC 8292) identifies us to push services; dev: created in instance/.
+    vapid_private_key: str = field(default="", repr=False)  # PEM or base64url of the raw P-256 private key
+    vapid_key_file: str = str(ROOT / "instance" / "vapid-key.pem")
+    vapid_subject: str = "mailto:admin@example.com"
+    push_ttl: int = 24 * 3600  # seconds a push service keeps a message for a device that is offline
+    # Outbound webhooks: retried like writebacks, dead after the last attempt.
+    webhook_max_attempts: int = 8
+    webhook_backoff_base: float = 5.0
+    webhook_backoff_max: float = 600.0
+    webhook_timeout: float = 10.0
     # OpenTelemetry tracing (runtime/tracing.py): off unless enabled. Names follow OpenTelemetry's own variables.
     otel_enabled: bool = False
     otel_traces_exporter: str = "otlp"  # otlp (protobuf over HTTP), console (local debugging) or none
@@ -395,6 +417,23 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         alert_breaker_open_after=_float(environ, "ALERT_BREAKER_OPEN_AFTER", defaults.alert_breaker_open_after),
         watchdog_interval=_float(environ, "WATCHDOG_INTERVAL", defaults.watchdog_interval),
+        events_retain=_int(environ, "EVENTS_RETAIN", defaults.events_retain),
+        events_heartbeat=_float(environ, "EVENTS_HEARTBEAT", defaults.events_heartbeat),
+        events_workers=_int(environ, "EVENTS_WORKERS", defaults.events_workers),
+        events_url=environ.get("EVENTS_URL", defaults.events_url),
+        sap_events_user=environ.get("SAP_EVENTS_USER", defaults.sap_events_user),
+        sap_events_password=environ.get("SAP_EVENTS_PASSWORD")
+        or (DEV_SAP_EVENTS_PASSWORD if env == "development" else ""),
+        inbox_poll_interval=_float(environ, "INBOX_POLL_INTERVAL", defaults.inbox_poll_interval),
+        order_poll_interval=_float(environ, "ORDER_POLL_INTERVAL", defaults.order_poll_interval),
+        vapid_private_key=environ.get("VAPID_PRIVATE_KEY", ""),
+        vapid_key_file=environ.get("VAPID_KEY_FILE", defaults.vapid_key_file),
+        vapid_subject=environ.get("VAPID_SUBJECT", defaults.vapid_subject),
+        push_ttl=_int(environ, "PUSH_TTL", defaults.push_ttl),
+        webhook_max_attempts=_int(environ, "WEBHOOK_MAX_ATTEMPTS", defaults.webhook_max_attempts),
+        webhook_backoff_base=_float(environ, "WEBHOOK_BACKOFF_BASE", defaults.webhook_backoff_base),
+        webhook_backoff_max=_float(environ, "WEBHOOK_BACKOFF_MAX", defaults.webhook_backoff_max),
+        webhook_timeout=_float(environ, "WEBHOOK_TIMEOUT", defaults.webhook_timeout),
         otel_enabled=_bool(environ, "OTEL_ENABLED", False),
         otel_traces_exporter=otel_exporter,
         otel_exporter_otlp_endpoint=otel_endpoint,

@@ -6,6 +6,7 @@ from store.api import Store, request_fingerprint
 from store.canonical import InvalidCursor
 from store.db import make_engine, ping
 from store.migrate import upgrade
+from store.push import PushSubscription, PushSubscriptions
 from store.records import (
     ENDINGS,
     ERROR_EVENTS,
@@ -25,6 +26,15 @@ from store.records import (
     StoreStats,
     VerifyResult,
 )
+from store.webhooks import (
+    DeliveryNotFound,
+    DeliveryStatus,
+    InvalidDeliveryTransition,
+    Webhook,
+    WebhookDelivery,
+    WebhookNotFound,
+    Webhooks,
+)
 
 __all__ = [
     "ENDINGS",
@@ -34,18 +44,27 @@ __all__ = [
     "AuditEvent",
     "Command",
     "CommandNotFound",
+    "DeliveryNotFound",
+    "DeliveryStatus",
     "Event",
     "IdempotencyConflict",
     "InvalidCursor",
+    "InvalidDeliveryTransition",
     "InvalidTransition",
     "NewCommand",
     "Page",
+    "PushSubscription",
+    "PushSubscriptions",
     "SerialKeyBusy",
     "Status",
     "Store",
     "StoreError",
     "StoreStats",
     "VerifyResult",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookNotFound",
+    "Webhooks",
     "make_engine",
     "ping",
     "request_fingerprint",

@@ -122,3 +122,61 @@ class ChainHeadRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last_id: Mapped[int] = mapped_column(BigInteger)
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class PushSubscriptionRow(Base):
+    """A browser's Web Push subscription (RFC 8030 endpoint + RFC 8291 keys) and whose it is."""
+
+    __tablename__ = "push_subscriptions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    endpoint_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the endpoint: one row each
+    endpoint: Mapped[str] = mapped_column(Text)
+    p256dh: Mapped[str] = mapped_column(String(255))
+    auth: Mapped[str] = mapped_column(String(255))
+    user_name: Mapped[str] = mapped_column(String(255), index=True)
+    # The subscriber's roles and attributes when they last subscribed: pushes obey the read rules as of then.
+    roles: Mapped[Any]
+    attributes: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    last_sent_at: Mapped[datetime | None]
+
+
+class WebhookRow(Base):
+    """An outbound webhook an integration admin registered: where, which event types, the signing secret."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    event_types: Mapped[Any]  # list of notification types; ["*"] for all
+    secret: Mapped[str] = mapped_column(String(255))  # HMAC key: needed in clear to sign, shown once to the admin
+    description: Mapped[str | None] = mapped_column(String(255))
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    active: Mapped[bool]
+
+
+class WebhookDeliveryRow(Base):
+    """One notification to one webhook: pending until the receiver answers 2xx, dead after the last retry."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    webhook_id: Mapped[str] = mapped_column(String(36), index=True)
+    event_id: Mapped[str] = mapped_column(String(64))  # the notification's stream id, also the Webhook-Id header
+    event_type: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("webhook_id", "event_id", name="uq_webhook_deliveries_event"),  # dispatched twice: once
+        Index("ix_webhook_deliveries_status_next", "status", "next_attempt_at"),
+    )

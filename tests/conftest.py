@@ -177,8 +177,13 @@ def local_settings(
         database_url=f"sqlite:///{tmp_path / 'store.db'}",
         sap_url=sap.url,
         dev_idp_key_file=dev_idp_key_file,
-        **overrides,
+        **{"vapid_key_file": vapid_key_file(dev_idp_key_file), **overrides},
     )
+
+
+def vapid_key_file(dev_idp_key_file: str) -> str:
+    """The test session's VAPID key, beside its identity provider's key (never the working tree's instance/)."""
+    return str(Path(dev_idp_key_file).with_name("vapid-key.pem"))
 
 
 def migrated_app(settings: Settings) -> Flask:

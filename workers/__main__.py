@@ -16,7 +16,9 @@ from rq.exceptions import StopRequested
 
 from workers import queues
 from workers.bootstrap import WorkerContext, bootstrap, set_context
+from workers.dispatcher import DispatcherThread
 from workers.heartbeat import HeartbeatThread, RqRegistrationThread
+from workers.pollers import poller_threads
 from workers.reconciler import ReconcilerThread, reconcile_once
 from workers.watchdog import run_watchdog
 
@@ -105,7 +107,9 @@ def main(argv: list[str] | None = None) -> None:
     heartbeat = HeartbeatThread(context)
     registration = RqRegistrationThread(context.redis, context.settings.worker_heartbeat_interval)
     reconciler = ReconcilerThread(context)
-    for background in (heartbeat, registration, reconciler):
+    dispatcher = DispatcherThread(context)  # notifications to Web Push and webhooks
+    pollers = poller_threads(context)  # none when both poll intervals are 0; each polls only while it leads
+    for background in (heartbeat, registration, reconciler, dispatcher, *pollers):
         background.start()
     log.info(
         "worker_starting",
@@ -117,6 +121,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         work(context, registration, burst=args.burst)
     finally:
+        for poller in pollers:
+            poller.stop()
+        dispatcher.stop()
         reconciler.stop()
         registration.stop()
         heartbeat.stop()

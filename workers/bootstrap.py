@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import redis
 
+from notifications import EventBus
 from odata_clients.connectivity import SapConnectivity
 from runtime.logs import configure_logging
 from runtime.sap import sap_connectivity
@@ -30,6 +31,7 @@ class WorkerContext:
     signer: UserAssertionSigner | None  # None: no key SAP trusts, task commands cannot act as the user
     retry: RetryPolicy
     name: str  # who acts in the audit trail: "worker@host:pid"
+    bus: EventBus  # notifications for apps and webhooks (writeback outcomes, SAP events)
 
     def close(self) -> None:
         self.sap.close()
@@ -45,9 +47,10 @@ def bootstrap(settings: Settings | None = None, *, migrate: bool = True) -> Work
     engine = make_engine(settings.database_url)
     if migrate:
         upgrade(engine)
+    connection = redis.Redis.from_url(settings.redis_url)
     return WorkerContext(
         settings=settings,
-        redis=redis.Redis.from_url(settings.redis_url),
+        redis=connection,
         store=Store(engine),
         sap=sap_connectivity(settings),
         signer=user_assertion_signer(settings),
@@ -57,6 +60,7 @@ def bootstrap(settings: Settings | None = None, *, migrate: bool = True) -> Work
             cap=max(settings.writeback_backoff_max, settings.writeback_backoff_base),
         ),
         name=f"worker@{socket.gethostname()}:{os.getpid()}",
+        bus=EventBus(connection, retain=settings.events_retain),
     )
 
 

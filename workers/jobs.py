@@ -8,6 +8,7 @@ from typing import Any
 
 import structlog
 
+from notifications import notices
 from odata_clients.errors import SapError, SapProtocolError
 from odata_clients.http import CallEvent, record_calls
 from runtime import tracing
@@ -22,6 +23,9 @@ from workers.retry import classify
 from workers.snapshot import Ending
 
 log = structlog.get_logger(__name__)
+
+# The outcomes a requester is told of as they happen; a discarded dead letter was an admin's choice.
+TELLS_REQUESTER = frozenset({Status.SUCCEEDED, Status.REJECTED, Status.CONFLICT, Status.DEAD})
 
 
 def apply_command(command_id: str) -> None:
@@ -82,6 +86,8 @@ def run(context: WorkerContext, command_id: str) -> Command | None:
             span.set_attribute("writeback.status", ended.status.value)
     if ended is not None and ended.status not in (Status.RUNNING, Status.IN_DOUBT):
         _wake_next(context, ended)  # ended, or waiting out a back-off: the order's next command may go
+    if ended is not None and ended.status in TELLS_REQUESTER:
+        _tell_requester(context, ended)
     return ended
 
 
@@ -102,6 +108,24 @@ def _start(context: WorkerContext, command_id: str) -> Command | None:
     if command is None:
         log.info("writeback_nothing_to_do")
     return command
+
+
+def _tell_requester(context: WorkerContext, ended: Command) -> None:
+    """Publish the outcome to the user who asked (never raises: the store holds it, GET /writebacks shows it)."""
+    notice = notices.writeback(
+        ended.status.value,
+        command_id=ended.id,
+        command_type=ended.type,
+        requested_by=ended.requested_by,
+        target_type=ended.target_type,
+        target_id=ended.target_id,
+        error=ended.last_error if ended.status != Status.SUCCEEDED else None,
+        finished_at=ended.finished_at,
+    )
+    try:
+        context.bus.publish(notice)
+    except Exception as exc:  # Redis away: the app's poll of the writeback still shows the outcome
+        log.warning("writeback_outcome_not_published", error=f"{type(exc).__name__}: {exc}")
 
 
 def _wake_next(context: WorkerContext, ended: Command) -> None:

@@ -3,4 +3,5 @@
 from __future__ import annotations
 
 WRITEBACKS = "writebacks"
-ALL = (WRITEBACKS,)
+NOTIFICATIONS = "notifications"  # Web Push and webhook deliveries: after writebacks, which people wait for
+ALL = (WRITEBACKS, NOTIFICATIONS)

@@ -12,6 +12,7 @@ from store import Status
 from workers.bootstrap import WorkerContext
 from workers.enqueue import enqueue_command
 from workers.heartbeat import reclaim_period, stale_after
+from workers.webhooks import enqueue_due_deliveries
 
 log = structlog.get_logger(__name__)
 
@@ -22,7 +23,9 @@ NEVER = timedelta(days=36500)
 
 
 def reconcile_once(context: WorkerContext, *, reclaim_running: bool = True) -> int:
-    """One pass; returns how many jobs it enqueued. Safe with several reconcilers: the store's claim is locked.
+    """One pass; returns how many jobs it enqueued, writeback commands and webhook deliveries together. Safe with
+    several reconcilers: the store's claim is locked, and a delivery is sent by one attempt at a time however many
+    jobs it has.
 
     1. Due retries: `accepted` or `in_doubt` with a `next_attempt_at` that has passed (a transient failure's
        back-off is over, or it is time to ask SAP again). Jobs never re-enqueue themselves (a running job's
@@ -31,6 +34,8 @@ def reconcile_once(context: WorkerContext, *, reclaim_running: bool = True) -> i
        or the web layer could not enqueue it), or `running` with a heartbeat older than 1.5 x
        WORKER_HEARTBEAT_INTERVAL (its worker died mid-attempt; the next attempt asks SAP before writing).
        `reclaim_running=False` leaves running commands alone (see `ReconcilerThread`).
+    3. Webhook deliveries: pending and due (a retry's back-off is over, the job was lost, or the attempt's lease
+       ran out with its worker); there is no RQ scheduler, so this is what sends a retry.
     """
     settings = context.settings
     enqueued = 0
@@ -53,6 +58,7 @@ def reconcile_once(context: WorkerContext, *, reclaim_running: bool = True) -> i
                 silent_seconds=round((datetime.now(UTC) - beat).total_seconds(), 2),
             )
         enqueued += _claim(context, command.id, accepted_after, running_after)
+    enqueued += enqueue_due_deliveries(context, limit=BATCH)
     if enqueued:
         log.info("reconciled", enqueued=enqueued)
     return enqueued

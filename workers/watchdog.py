@@ -21,6 +21,7 @@ from runtime.settings import Settings
 from store import Store
 from workers.commands import CommandType
 from workers.health import Snapshot, snapshot
+from workers.lease import Lease
 
 log = structlog.get_logger(__name__)
 
@@ -31,19 +32,6 @@ BREAKER_OPEN = "SapBreakerOpen"
 ALERTS = (STOPPED_FLOWING, ERROR_RATE_HIGH, DEAD_LETTERS, BREAKER_OPEN)
 
 DEFAULT_PREFIX = "sapext:watchdog"
-
-# Take the lease if nobody holds it, renew it if we do; 1 when we are the leader afterwards.
-_LEASE_SCRIPT = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-  return redis.call('pexpire', KEYS[1], ARGV[2])
-end
-if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
-return 0
-"""
-_RELEASE_SCRIPT = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
-return 0
-"""
 
 
 @dataclass(frozen=True)
@@ -197,14 +185,15 @@ class Watchdog:
         self.instance = uuid.uuid4().hex
         # A leader that stops renewing (crash) hands over after three missed ticks, never sooner than 10 s.
         self.lease_ms = int(max(3 * self.interval, 10.0) * 1000)
+        self.lease = Lease(connection, f"{prefix}:leader", self.lease_ms, self.instance)
 
     # -- leadership ------------------------------------------------------------------------------------
 
     def acquire(self) -> bool:
-        return bool(self.redis.eval(_LEASE_SCRIPT, 1, f"{self.prefix}:leader", self.instance, self.lease_ms))
+        return self.lease.acquire()
 
     def release(self) -> None:
-        self.redis.eval(_RELEASE_SCRIPT, 1, f"{self.prefix}:leader", self.instance)
+        self.lease.release()
 
     # -- one evaluation ----------------------------------------------------------------------------------
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from mock_sap.edm import EntityType, FunctionImport, NavigationProperty, ServiceModel
 from mock_sap.errors import ODataError, ServiceInfo, bad_request, method_not_allowed
+from mock_sap.events import EventPublisher
 from mock_sap.store import Row, Store, Table
+
+log = logging.getLogger("mock_sap")
 
 
 @dataclass
@@ -53,6 +57,7 @@ class Service:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.tables: dict[str, Table] = {}
+        self.events: EventPublisher | None = None  # set by the app: where business events go
 
     # -- reads --------------------------------------------------------------------------------
     def collection(self, set_name: str, ctx: Context) -> Sequence[Row]:
@@ -106,6 +111,20 @@ class Service:
         return True
 
     # -- helpers for subclasses ---------------------------------------------------------------
+    def emit(self, event_type: str, data: dict[str, object]) -> None:
+        """Publish a business event once the change commits: never for a write that fails or rolls back."""
+        events = self.events
+        if events is None:
+            return
+
+        def publish() -> None:
+            try:
+                events.publish(event_type, data)
+            except Exception:  # the change is committed: its answer must not fail because of an event
+                log.exception("publishing %s failed", event_type)
+
+        self.store.after_commit(publish)
+
     def replace_row(self, set_name: str, row: Row, **changes: object) -> Row:
         table = self.tables[set_name]
         position = table.position(table.entity_type.key_of(row))

@@ -6,6 +6,7 @@ from mock_sap import language
 from mock_sap.data.production import FIRST_ORDER, VARIANCE_REASONS, confirmation_group
 from mock_sap.edm import FunctionImport
 from mock_sap.errors import ServiceInfo, bad_request, business_error, sap_error
+from mock_sap.events import CONFIRMATION_CANCELLED, CONFIRMATION_CREATED
 from mock_sap.services.base import Context, FunctionResult, Service, last_change_stamp
 from mock_sap.services.confirmation_model import CONFIRMATION, MATERIAL_DOCUMENT_ITEM, MODEL
 from mock_sap.services.production_order import ProductionOrderService
@@ -208,7 +209,12 @@ class OrderConfirmationService(Service):
             )
         self._apply_quantity(order, op, quantities["ConfirmationYieldQuantity"], final, ctx)
         ctx.message("RU/100", language.text("RU/100", number), "success")
+        self._emit(CONFIRMATION_CREATED, group, row_values["ConfirmationCount"])
         return row
+
+    def _emit(self, event_type: str, group: object, count: object) -> None:
+        # The confirmation's key as the API names it; order, operation and plant are read from ProdnOrdConf2.
+        self.emit(event_type, {"ConfirmationGroup": str(group), "ConfirmationCount": str(count)})
 
     # -- function imports ------------------------------------------------------------------
     def call(self, function: FunctionImport, params: dict[str, object], ctx: Context) -> FunctionResult:
@@ -247,6 +253,7 @@ class OrderConfirmationService(Service):
         reversal = self.insert_row(CONFIRMATION, values)
         self._apply_quantity(order, op, -int(original[c["ConfirmationYieldQuantity"]] or 0), None, ctx)  # type: ignore[call-overload]
         ctx.message("RU/110", language.text("RU/110", group), "success")
+        self._emit(CONFIRMATION_CANCELLED, group, key[1])  # the cancelled confirmation, not its reversal record
         return reversal
 
     def proposal(self, params: dict[str, object], ctx: Context) -> dict[str, object]:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from mock_sap import language
 from mock_sap.edm import FunctionImport
 from mock_sap.errors import ODataError, ServiceInfo, bad_request, sap_error
+from mock_sap.events import PRODUCTION_ORDER_CHANGED, PRODUCTION_ORDER_RELEASED
 from mock_sap.services.base import Context, FunctionResult, Service, last_change_stamp
 from mock_sap.services.production_order_model import COMPONENT, MODEL, OPERATION, ORDER, STATUS, STATUS_TYPE
 from mock_sap.store import Row, Store, Table
@@ -207,7 +208,12 @@ class ProductionOrderService(Service):
             for op in self.operations_of(row):
                 self._follow_order(op, shift, quantity if isinstance(quantity, int) else None, ctx)
         ctx.message("CO/100", language.text("CO/100", number), "success")
+        self.emit_order(PRODUCTION_ORDER_CHANGED, number)
         return new
+
+    def emit_order(self, event_type: str, number: object) -> None:
+        # SAP's notification events carry the key only; the plant and the rest are read over OData.
+        self.emit(event_type, {"ProductionOrder": str(number)})
 
     def _follow_order(self, op: Row, shift: int, quantity: int | None, ctx: Context) -> None:
         """An operation after its order changed: dates moved by `shift` ms, the new quantity, a new ETag."""
@@ -232,6 +238,7 @@ class ProductionOrderService(Service):
         applied["LastChangeDateTime"] = last_change_stamp(ctx.now, row[p["LastChangeDateTime"]])
         new = self.replace_row(OPERATION, row, **applied)
         ctx.message("CO/100", language.text("CO/100#operation", row[p["ManufacturingOrderOperation"]]), "success")
+        self.emit_order(PRODUCTION_ORDER_CHANGED, row[p["ManufacturingOrder"]])  # operations are part of the order
         return new
 
     def call(self, function: FunctionImport, params: dict[str, object], ctx: Context) -> FunctionResult:
@@ -291,6 +298,8 @@ class ProductionOrderService(Service):
             MfgOrderActualReleaseDate=order[o["MfgOrderActualReleaseDate"]] or ctx.today_ms,
             LastChangeDateTime=last_change_stamp(ctx.now, order[o["LastChangeDateTime"]]),
         )
+        # Released once the whole order is; releasing some operations only changes it.
+        self.emit_order(PRODUCTION_ORDER_RELEASED if released_all else PRODUCTION_ORDER_CHANGED, number)
         if operation is None:
             text = language.text("CO/093", number)
             ctx.message("CO/093", text)
@@ -312,6 +321,7 @@ class ProductionOrderService(Service):
         )
         for op in self.operations_of(order):
             self.replace_row(OPERATION, op, OperationIsTechlyCompleted="X")
+        self.emit_order(PRODUCTION_ORDER_CHANGED, number)
         text = language.text("CO/231", number)
         ctx.message("CO/231", text)
         return function_message("S", "CO", "231", text, number)

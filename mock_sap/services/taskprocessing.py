@@ -19,6 +19,7 @@ from mock_sap.data.approvals import (
 )
 from mock_sap.edm import EntityType, FunctionImport, string, typed
 from mock_sap.errors import ODataError, ServiceInfo, bad_request, business_error
+from mock_sap.events import PURCHASE_REQUISITION_CHANGED
 from mock_sap.services.base import Context, FunctionResult, Service
 from mock_sap.services.purchase_requisition_model import ITEM
 from mock_sap.services.taskprocessing_model import (
@@ -269,3 +270,5 @@ class TaskProcessingService(Service):
             new[ix["PurchaseRequisitionReleaseDate"]] = ctx.today_ms if approved else None
             new[ix["LastChangeDateTime"]] = int(ctx.now.timestamp() * 1000)
             self.store.update(items, position, tuple(new))
+        # The decision changed the requisition's release state: the PR object raises its own event.
+        self.emit(PURCHASE_REQUISITION_CHANGED, {"PurchaseRequisition": requisition})

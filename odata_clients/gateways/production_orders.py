@@ -235,6 +235,40 @@ def reschedule_to_sap(
     return changes
 
 
+# -- changes: what the order delta poller reads --------------------------------------------------------------
+
+# Whom to tell, and whether the order is released now ($select of changed_since).
+CHANGE_FIELDS = (
+    "ManufacturingOrder",
+    "ProductionPlant",
+    "OrderIsReleased",
+    "MfgOrderActualReleaseDate",
+    "LastChangeDateTime",
+)
+
+
+@dataclass(frozen=True)
+class OrderChange:
+    """An order as a delta poll sees it: enough to tell a release from another change, and whom to tell."""
+
+    order_id: str
+    plant: str
+    is_released: bool
+    released_on: str | None  # MfgOrderActualReleaseDate: the day SAP released it (the system's calendar day)
+    last_changed: str | None  # LastChangeDateTime as ISO 8601 UTC, to the second
+
+
+def order_change_from_sap(entity: object) -> OrderChange:
+    row = Row(entity)
+    return OrderChange(
+        order_id=row.text("ManufacturingOrder"),
+        plant=row.text("ProductionPlant"),
+        is_released=row.flag("OrderIsReleased"),
+        released_on=row.date("MfgOrderActualReleaseDate"),
+        last_changed=row.timestamp("LastChangeDateTime"),
+    )
+
+
 # -- badge counts: SAP counts, nothing is listed ----------------------------------------------------------
 
 RELEASE_HORIZON_DAYS = 7  # the default release window: today and the 6 days after
@@ -539,6 +573,22 @@ class ProductionOrdersGateway(Gateway):
     def get(self, order_id: str, *, with_operations: bool = True, with_status: bool = True) -> ProductionOrder:
         expand = [nav for nav, wanted in ((NAV_OPERATIONS, with_operations), (NAV_STATUS, with_status)) if wanted]
         return order_from_sap(self._get(ORDERS, order_id, expand=expand))
+
+    def changed_since(
+        self, since: str | dt.datetime | None, *, top: int = 500, after: Position | None = None
+    ) -> KeysetPage[OrderChange]:
+        """Orders of every plant changed at or after `since` (None: all), oldest change first, `top` of them after
+        `after`: what the order delta poller reads as the technical user. LastChangeDateTime is an ABAP timestamp
+        to the second, so the orders changed in `since`'s second come back too."""
+        clause = f"LastChangeDateTime ge {string_param(convert.timestamp_to_sap(since))}" if since else None
+        keys = sort_keys(("last_changed",), {name: (prop, False) for name, prop in SORT_FIELDS.items()}, ORDER_KEY)
+        page = self._keyset_query(ORDERS, filter=clause, select=CHANGE_FIELDS, sort=keys, limit=top, after=after)
+        return KeysetPage([order_change_from_sap(e) for e in page.items], page.total, page.next_after)
+
+    def newest_change(self) -> str | None:
+        """The newest LastChangeDateTime of all orders (ISO 8601 UTC), SAP's own clock: where a delta poll starts."""
+        rows, _ = self._query(ORDERS, select=("LastChangeDateTime",), order_by="LastChangeDateTime desc", top=1)
+        return Row(rows[0]).timestamp("LastChangeDateTime") if rows else None
 
     def release(self, order_id: str) -> list[SapMessageInfo]:
         """ReleaseOrder (POST function import): SAP's messages, in the order SAP issued them.

@@ -173,6 +173,21 @@ class TasksGateway(Gateway):
         )
         return KeysetPage([task_from_sap(e) for e in page.items], page.total, page.next_after)
 
+    def created_since(
+        self, since: dt.datetime | None, *, top: int = 100, after: Position | None = None
+    ) -> KeysetPage[Task]:
+        """The caller's open tasks created at or after `since` (None: all), oldest first, `top` of them after
+        `after`: what a delta poller reads. SAP compares CreatedOn with the literal's whole second, so the tasks
+        of `since`'s second come back too; telling those already seen apart is the caller's part."""
+        clause = convert.and_all(
+            convert.any_of("Status", OPEN_STATUSES),
+            f"CreatedOn ge {convert.datetime_literal(since)}" if since is not None else None,
+        )
+        page = self._keyset_query(
+            TASKS, filter=clause, sort=sort_keys(("created",), TASK_SORT_FIELDS, TASK_KEY), limit=top, after=after
+        )
+        return KeysetPage([task_from_sap(e) for e in page.items], page.total, page.next_after)
+
     def get(self, task_id: str, origin: str, *, details: bool = False) -> Task:
         """One task of the caller (open, or completed by them); `details` adds its objects and decision (one call)."""
         expand = DETAIL_NAVS if details else (NAV_ATTRIBUTES,)

@@ -1,14 +1,20 @@
-"""Integration admin schemas: dead letters and the audit trail."""
+"""Integration admin schemas: dead letters, the audit trail and outbound webhooks."""
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import urlsplit
+
 import marshmallow as ma
+from flask import current_app
 
 from access.policy import Role
 from app.api import enum_component
 from app.paging import PageArgsSchema, next_cursor_field, total_field
-from roles.common import INSTANT_RANGE, Instant, free_text
+from notifications.types import NOTIFICATION_TYPES, valid_pattern
+from roles.common import INSTANT_RANGE, Instant, StrictSchema, free_text
 from roles.writebacks.schemas import WritebackSchema
+from store import DeliveryStatus
 
 
 class DeadLetterQueryArgsSchema(PageArgsSchema):
@@ -67,5 +73,147 @@ class AuditEventSchema(ma.Schema):
 
 class AuditPageSchema(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(AuditEventSchema), required=True)
+    next_cursor = next_cursor_field()
+    total = total_field()
+
+
+# -- outbound webhooks ----------------------------------------------------------------------------------------
+
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+MAX_URL = 2048
+MAX_EVENT_TYPES = 50
+EVENT_TYPES_HELP = (
+    "Notification types to receive: `*` for all (including types added later), a type, or `<prefix>.*` "
+    "(e.g. `production-order.*`). The types: "
+    + "; ".join(f"`{name}`: {description}" for name, description in NOTIFICATION_TYPES.items())
+)
+DELIVERY_STATUSES = [status.value for status in DeliveryStatus]
+
+
+def webhook_url(value: str) -> None:
+    """https, or http to this machine outside production (a receiver under development)."""
+    if any(char <= " " or char == "\x7f" for char in value):
+        raise ma.ValidationError("must not contain spaces or control characters")
+    try:
+        parsed = urlsplit(value)
+        parsed.port  # noqa: B018  # raises on a port that is not a number in range
+    except ValueError as exc:
+        raise ma.ValidationError(f"not a URL: {exc}") from None
+    if parsed.fragment or not parsed.hostname:
+        raise ma.ValidationError("must be an absolute URL with a host and no #fragment")
+    if parsed.scheme == "https":
+        return
+    local = parsed.scheme == "http" and parsed.hostname in LOCAL_HOSTS
+    if local and not current_app.extensions["settings"].is_production:
+        return
+    raise ma.ValidationError("must be an https:// URL (http:// only to localhost or 127.0.0.1, outside production)")
+
+
+def event_type_pattern(value: str) -> None:
+    if not valid_pattern(value):
+        raise ma.ValidationError(
+            f"unknown notification type {value!r}: use `*`, one of {', '.join(NOTIFICATION_TYPES)}, "
+            "or a prefix of them followed by `.*`"
+        )
+
+
+class WebhookCreateSchema(StrictSchema):
+    url = ma.fields.String(
+        required=True,
+        validate=[ma.validate.Length(min=1, max=MAX_URL), webhook_url],
+        metadata={
+            "description": "Where deliveries are POSTed: https (http only to localhost or 127.0.0.1 outside "
+            "production). Redirects are not followed",
+            "example": "https://mes.example.com/hooks/sap",
+        },
+    )
+    event_types = ma.fields.List(
+        ma.fields.String(validate=[ma.validate.Length(max=128), event_type_pattern]),
+        required=True,
+        validate=ma.validate.Length(min=1, max=MAX_EVENT_TYPES),
+        metadata={"description": EVENT_TYPES_HELP, "example": ["production-order.*", "writeback.dead"]},
+    )
+    description = free_text(255, "What receives them, for the admins", load_default=None, allow_none=True)
+
+    @ma.post_load
+    def distinct_types(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        data["event_types"] = list(dict.fromkeys(data["event_types"]))
+        return data
+
+
+class WebhookSchema(ma.Schema):
+    id = ma.fields.String(required=True, metadata={"example": "0b7e4a55-6f1c-7c1e-9a0e-2f6a3c1d9b10"})
+    url = ma.fields.String(required=True, metadata={"example": "https://mes.example.com/hooks/sap"})
+    event_types = ma.fields.List(ma.fields.String(), required=True, metadata={"example": ["production-order.*"]})
+    description = ma.fields.String(allow_none=True)
+    created_by = ma.fields.String(required=True, metadata={"description": "The admin who registered it"})
+    created_at = ma.fields.DateTime(required=True)
+    active = ma.fields.Boolean(required=True)
+
+
+class WebhookCreatedSchema(WebhookSchema):
+    secret = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "The signing secret (Standard Webhooks `whsec_<base64>`), shown only in this response: "
+            "keep it now. Receivers check each delivery's `webhook-signature` with it",
+            "example": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        },
+    )
+
+
+class WebhookListSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(WebhookSchema), required=True)
+
+
+class WebhookDeliveryQueryArgsSchema(PageArgsSchema):
+    status = ma.fields.String(
+        validate=ma.validate.OneOf(DELIVERY_STATUSES),
+        metadata={"description": "Only deliveries in this status", **enum_component("WebhookDeliveryStatus")},
+    )
+    webhook_id = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=64), metadata={"description": "Only this webhook's deliveries"}
+    )
+
+
+class WebhookDeliveryErrorSchema(ma.Schema):
+    kind = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "http (the receiver answered non-2xx), timeout, connection, out_of_attempts",
+            "example": "http",
+        },
+    )
+    status = ma.fields.Integer(allow_none=True, metadata={"description": "The receiver's HTTP status", "example": 503})
+    message = ma.fields.String(allow_none=True, metadata={"description": "The start of the receiver's answer"})
+
+
+class WebhookDeliverySchema(ma.Schema):
+    id = ma.fields.String(required=True)
+    webhook_id = ma.fields.String(required=True)
+    event_id = ma.fields.String(
+        required=True, metadata={"description": "The notification's id, sent as `webhook-id` on every attempt"}
+    )
+    event_type = ma.fields.String(required=True, metadata={"example": "production-order.released"})
+    payload = ma.fields.Dict(required=True, metadata={"description": "The JSON body sent"})
+    status = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(DELIVERY_STATUSES),
+        metadata={
+            "description": "pending (waiting for an attempt or a retry), succeeded (2xx), dead (out of attempts, or "
+            "the receiver answered 410 Gone), cancelled (its webhook was deleted first)",
+            **enum_component("WebhookDeliveryStatus"),
+        },
+    )
+    attempts = ma.fields.Integer(required=True)
+    last_error = ma.fields.Nested(WebhookDeliveryErrorSchema, allow_none=True)
+    created_at = ma.fields.DateTime(required=True)
+    updated_at = ma.fields.DateTime(required=True)
+    next_attempt_at = ma.fields.DateTime(allow_none=True, metadata={"description": "When the next attempt is due"})
+    finished_at = ma.fields.DateTime(allow_none=True)
+
+
+class WebhookDeliveryPageSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(WebhookDeliverySchema), required=True)
     next_cursor = next_cursor_field()
     total = total_field()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from access.policy import NotInScope, Principal
+from notifications import notices
 from odata_clients.connectivity import SapConnectivity
 from odata_clients.errors import SapNotFound
 from odata_clients.gateways.keyset import KeysetPage, Position
@@ -21,12 +22,12 @@ from workers.commands import DECISION_NATURE
 # SAP's decision nature back to our approve / reject (a neutral option has neither).
 DECISION_OF_NATURE = {nature: decision for decision, nature in DECISION_NATURE.items()}
 
-ID_SEPARATOR = "~"
+ID_SEPARATOR = notices.APPROVAL_ID_SEPARATOR
 
 
 def approval_id(task: Task) -> str:
     """Tasks are keyed by origin system and instance id; one URL-safe id carries both."""
-    return f"{task.origin}{ID_SEPARATOR}{task.task_id}"
+    return notices.approval_id(task.origin, task.task_id)
 
 
 def split_id(approval: str) -> tuple[str, str]:

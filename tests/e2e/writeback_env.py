@@ -20,7 +20,7 @@ import redis
 from devenv.redis_server import SpawnedRedis, spawn_redis
 from runtime.settings import Settings
 from store import Command, NewCommand
-from tests.conftest import MockSap
+from tests.conftest import MockSap, vapid_key_file
 from tests.integration.workers.conftest import confirm_payload, supervisor_attributes
 from workers.bootstrap import WorkerContext, bootstrap
 from workers.enqueue import enqueue_command
@@ -135,6 +135,7 @@ def workers_on(
         database_url=database_url or f"sqlite:///{tmp_path / 'store.db'}",
         sap_url=trusting_sap.url,
         dev_idp_key_file=dev_idp_key_file,
+        vapid_key_file=vapid_key_file(dev_idp_key_file),
         log_level="WARNING",
     )
     context = bootstrap(settings)
@@ -146,6 +147,7 @@ def workers_on(
         "DATABASE_URL": settings.database_url,
         "SAP_URL": settings.sap_url,
         "DEV_IDP_KEY_FILE": dev_idp_key_file,
+        "VAPID_KEY_FILE": settings.vapid_key_file,
         "LOG_LEVEL": "WARNING",
         "LOG_FORMAT": "json",
         "WRITEBACK_MAX_ATTEMPTS": "20",

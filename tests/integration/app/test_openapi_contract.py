@@ -30,7 +30,10 @@ CONDITIONAL_GETS = {
     "GET /api/v1/writebacks/{writeback_id}",
 }
 # camelCase verb + noun, as a generator turns it into list_approvals / decideApproval
-VERBS = "get|list|decide|claim|release|forward|reschedule|confirm|cancel|retry|discard"
+VERBS = "|".join(
+    ("get", "list", "decide", "claim", "release", "forward", "reschedule", "confirm", "cancel", "retry", "discard")
+    + ("create", "delete", "register", "receive", "stream")
+)
 OPERATION_ID = re.compile(rf"({VERBS})[A-Z][A-Za-z]+")
 
 

@@ -50,7 +50,7 @@ def test_per_flow_numbers_match_the_store(
     assert body["dead_letters"] == 1
     assert body["status"] == "attention"
     assert {b["destination"]: b["state"] for b in body["breakers"]} == {"s4": "closed", "s4-user": "closed"}
-    assert [queue["name"] for queue in body["queues"]] == ["writebacks"]
+    assert [queue["name"] for queue in body["queues"]] == ["writebacks", "notifications"]
 
 
 def test_shows_the_watchdogs_open_incidents(

@@ -23,11 +23,11 @@ def test_upgrade_on_empty_database_then_again_is_a_no_op(database_url: str) -> N
     try:
         assert current_revision(engine) is None
         upgrade(engine)
-        assert current_revision(engine) == head_revision() == "0003"
+        assert current_revision(engine) == head_revision() == "0004"
         tables = set(inspect(engine).get_table_names())
         assert {"writeback_commands", "audit_events", "audit_chain_head", "alembic_version"} <= tables
         upgrade(engine)  # second run: nothing to do, and no error
-        assert current_revision(engine) == "0003"
+        assert current_revision(engine) == "0004"
         indexes = {ix["name"] for ix in inspect(engine).get_indexes("writeback_commands")}
         assert {"ix_writeback_commands_user_created", "ix_writeback_commands_status_updated"} <= indexes
     finally:
@@ -42,11 +42,11 @@ def test_cli_upgrade_reads_database_url(tmp_path: Path) -> None:
             [sys.executable, "-m", "store", "upgrade"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
         )
         assert done.returncode == 0, done.stderr
-        assert "revision 0003" in done.stdout
+        assert "revision 0004" in done.stdout
     current = subprocess.run(
         [sys.executable, "-m", "store", "current"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
-    assert current.returncode == 0 and "0003" in current.stdout
+    assert current.returncode == 0 and "0004" in current.stdout
 
 
 def test_concurrent_upgrades_both_succeed(database_url: str) -> None:
@@ -69,7 +69,7 @@ def test_concurrent_upgrades_both_succeed(database_url: str) -> None:
         thread.join(timeout=60)
     try:
         assert errors == []
-        assert current_revision(engine) == "0003"
+        assert current_revision(engine) == "0004"
     finally:
         engine.dispose()
 
@@ -92,7 +92,7 @@ def test_0002_adds_a_nullable_traceparent_to_existing_commands(database_url: str
                 {"now": now if engine.dialect.name == "postgresql" else now.replace(tzinfo=None)},
             )
         upgrade(engine)
-        assert current_revision(engine) == "0003"
+        assert current_revision(engine) == "0004"
         columns = {c["name"]: c for c in inspect(engine).get_columns("writeback_commands")}
         assert columns["traceparent"]["nullable"]
         store = Store(engine)

@@ -13,7 +13,7 @@ import requests
 
 from runtime.settings import Settings
 from store import Command, NewCommand
-from tests.conftest import MockSap
+from tests.conftest import MockSap, vapid_key_file
 from workers.bootstrap import WorkerContext, bootstrap, set_context
 
 TECH = ("EXT_API_TECH", "tech-pass-1")
@@ -36,6 +36,7 @@ def worker_settings(redis_url: str, trusting_sap: MockSap, tmp_path: Path, dev_i
         database_url=f"sqlite:///{tmp_path / 'store.db'}",
         sap_url=trusting_sap.url,
         dev_idp_key_file=dev_idp_key_file,
+        vapid_key_file=vapid_key_file(dev_idp_key_file),
         log_level="WARNING",
         writeback_max_attempts=3,
         writeback_backoff_base=0.05,

@@ -28,14 +28,26 @@ def test_the_router_is_pushed_beside_the_api_with_the_same_xsuaa() -> None:
     xsuaa = [name for name in api["services"] if "xsuaa" in name]
     assert xsuaa and set(xsuaa) <= set(router["services"])
     destinations = json.loads(router["env"]["destinations"])
-    assert [d["name"] for d in destinations] == ["api"] and destinations[0]["forwardAuthToken"] is True
+    assert [d["name"] for d in destinations] == ["api", "events"]
+    assert all(d["forwardAuthToken"] is True and d["url"] == "((api_url))" for d in destinations)
+
+
+def test_the_event_stream_shares_the_apis_host_and_its_bus_and_issuer() -> None:
+    apps = _apps()
+    api, events = apps["sap-extension-api"], apps["sap-extension-api-events"]
+    assert [r["route"] for r in events["routes"]] == ["((api_host))/api/v1/events"]
+    assert "gunicorn_events.conf.py" in events["command"] and "app.event_stream:create_app()" in events["command"]
+    assert set(events["services"]) <= set(api["services"]) and any("xsuaa" in s for s in events["services"])
+    # from_env's production checks apply to every process: the stream gets the same required values.
+    for name in ("SAP_URL", "SAP_USER_ASSERTION_KEY", "PAGING_SECRET"):
+        assert events["env"][name] == api["env"][name]
 
 
 def test_every_route_to_the_api_needs_a_sign_in_and_api_writes_need_csrf() -> None:
     destinations = {route["destination"] for route in XS_APP["routes"] if "destination" in route}
-    assert destinations == {"api"}
+    assert destinations == {"api", "events"}
     for route in XS_APP["routes"]:
-        if route.get("destination") == "api":
+        if route.get("destination") in ("api", "events"):
             assert route["authenticationType"] == "xsuaa"
     api_route = next(route for route in XS_APP["routes"] if route["source"] == "^/api/(.*)$")
     assert api_route["csrfProtection"] is True and api_route["target"] == "/api/$1"
@@ -65,5 +77,6 @@ def test_local_binding_is_shaped_like_btp() -> None:
     assert credentials["url"] == "http://127.0.0.1:8080/dev-idp" and credentials["uaadomain"] == "127.0.0.1:8080"
     assert {"clientid", "clientsecret", "xsappname"} <= set(credentials)
     api = {"name": "api", "url": "http://127.0.0.1:8080", "forwardAuthToken": True}
-    assert json.loads(env["destinations"]) == [api]
+    events = {**api, "name": "events"}  # without a stream URL of its own: the API's host, as on Cloud Foundry
+    assert json.loads(env["destinations"]) == [api, events]
     assert env["PORT"] == "5000" and env["HOME"] == "/root"
