@@ -5,16 +5,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Select, and_, case, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store import audit
 from store.canonical import canonical_json, decode_cursor, encode_cursor, iso_utc, sha256_hex
-from store.db import WRITE_OPTION, make_engine, writer_turn
+from store.db import Repository, make_engine, utcnow
 from store.models import AuditRow, ChainHeadRow, CommandRow
 from store.records import (
     ENDINGS,
@@ -37,10 +37,6 @@ MAX_PAGE = 500
 # Statuses that hold a command's serialisation key: the next command of the same order waits for them.
 SERIALISED = (Status.RUNNING.value, Status.IN_DOUBT.value)
 ADMIN_ROLE = "IntegrationAdmin"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def request_fingerprint(new: NewCommand) -> str:
@@ -189,17 +185,12 @@ class _Tx:
         )
 
 
-class Store:
+class Store(Repository):
     """The durable store. Every method is one transaction; every state change writes its audit event in it.
 
     Thread-safe (one Store per process is enough). Writers are serialised through the audit chain head,
     which keeps the chain linear and makes check-then-act (idempotency, serial keys) race-free.
     """
-
-    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = utcnow) -> None:
-        self.engine = engine
-        self._write_engine = engine.execution_options(**{WRITE_OPTION: True})
-        self._clock = clock
 
     @classmethod
     def from_url(cls, database_url: str, *, clock: Callable[[], datetime] = utcnow) -> Store:
@@ -207,27 +198,10 @@ class Store:
 
     # -- transactions ------------------------------------------------------------------------------
 
-    def _now(self) -> datetime:
-        now = self._clock()
-        if now.tzinfo is None:
-            raise ValueError("the store's clock must return timezone-aware datetimes")
-        return now.astimezone(UTC)
-
-    @contextmanager
-    def _write_session(self) -> Iterator[Session]:
-        """A write transaction, in its turn among the database's writers (see `store.db.WriterQueue`)."""
-        with writer_turn(self.engine), Session(self._write_engine, expire_on_commit=False) as session, session.begin():
-            yield session
-
     @contextmanager
     def _write(self) -> Iterator[_Tx]:
         with self._write_session() as session:
             yield _Tx(session, audit.lock_head(session), self._now())
-
-    @contextmanager
-    def _read(self) -> Iterator[Session]:
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
-            yield session
 
     # -- the web layer ---------------------------------------------------------------------------
 

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Collection, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store.api import utcnow
 from store.canonical import sha256_hex
-from store.db import WRITE_OPTION, writer_turn
+from store.db import Repository
 from store.models import PushSubscriptionRow
 
 
@@ -65,23 +63,8 @@ def _to_subscription(row: PushSubscriptionRow) -> PushSubscription:
     )
 
 
-class PushSubscriptions:
+class PushSubscriptions(Repository):
     """Subscriptions as the web layer stores them and the workers deliver to. Every method is one transaction."""
-
-    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = utcnow) -> None:
-        self.engine = engine
-        self._write_engine = engine.execution_options(**{WRITE_OPTION: True})
-        self._clock = clock
-
-    @contextmanager
-    def _write(self) -> Iterator[Session]:
-        with writer_turn(self.engine), Session(self._write_engine, expire_on_commit=False) as session, session.begin():
-            yield session
-
-    @contextmanager
-    def _read(self) -> Iterator[Session]:
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
-            yield session
 
     def subscribe(
         self,
@@ -116,7 +99,7 @@ class PushSubscriptions:
         auth: str,
         keep: int | None,
     ) -> tuple[PushSubscription, bool]:
-        now = self._clock().astimezone(UTC)
+        now = self._now()
         snapshot = {
             "user_name": user_name,
             "roles": sorted(roles),
@@ -125,7 +108,7 @@ class PushSubscriptions:
             "auth": auth,
             "updated_at": now,
         }
-        with self._write() as session:
+        with self._write_session() as session:
             key = endpoint_hash(endpoint)
             row = session.execute(
                 select(PushSubscriptionRow).where(PushSubscriptionRow.endpoint_hash == key).with_for_update()
@@ -157,7 +140,7 @@ class PushSubscriptions:
 
     def unsubscribe(self, user_name: str, endpoint: str) -> bool:
         """Remove the user's subscription of `endpoint`; False when they have none (another user's stays)."""
-        with self._write() as session:
+        with self._write_session() as session:
             result = session.execute(
                 delete(PushSubscriptionRow).where(
                     PushSubscriptionRow.endpoint_hash == endpoint_hash(endpoint),
@@ -192,14 +175,14 @@ class PushSubscriptions:
 
     def remove(self, subscription_id: str) -> bool:
         """Forget a subscription (its push service answered 404/410: it expired or was unsubscribed)."""
-        with self._write() as session:
+        with self._write_session() as session:
             result = session.execute(delete(PushSubscriptionRow).where(PushSubscriptionRow.id == subscription_id))
             return bool(getattr(result, "rowcount", 0))
 
     def mark_sent(self, subscription_id: str) -> None:
-        with self._write() as session:
+        with self._write_session() as session:
             session.execute(
                 update(PushSubscriptionRow)
                 .where(PushSubscriptionRow.id == subscription_id)
-                .values(last_sent_at=self._clock().astimezone(UTC))
+                .values(last_sent_at=self._now())
             )

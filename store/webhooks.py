@@ -12,19 +12,18 @@ import base64
 import builtins
 import secrets
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store.canonical import decode_cursor, encode_cursor, iso_utc
-from store.db import WRITE_OPTION, writer_turn
+from store.db import Repository
 from store.models import WebhookDeliveryRow, WebhookRow
 from store.records import Page, StoreError
 
@@ -106,10 +105,6 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def _to_webhook(row: WebhookRow) -> Webhook:
     return Webhook(
         id=row.id,
@@ -155,30 +150,8 @@ def _limit(limit: int) -> int:
     return min(limit, MAX_PAGE)
 
 
-class Webhooks:
+class Webhooks(Repository):
     """Webhooks and their deliveries; every method is one transaction. Thread-safe, like `Store`."""
-
-    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = utcnow) -> None:
-        self.engine = engine
-        self._write_engine = engine.execution_options(**{WRITE_OPTION: True})
-        self._clock = clock
-
-    def _now(self) -> datetime:
-        now = self._clock()
-        if now.tzinfo is None:
-            raise ValueError("the clock must return timezone-aware datetimes")
-        return now.astimezone(UTC)
-
-    @contextmanager
-    def _write(self) -> Iterator[Session]:
-        # In its turn among the database's writers, like the store's own writes (see `store.db.WriterQueue`).
-        with writer_turn(self.engine), Session(self._write_engine, expire_on_commit=False) as session, session.begin():
-            yield session
-
-    @contextmanager
-    def _read(self) -> Iterator[Session]:
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
-            yield session
 
     # -- webhooks (the admin) ------------------------------------------------------------------------
 
@@ -187,7 +160,7 @@ class Webhooks:
     ) -> tuple[Webhook, str]:
         """A new active webhook and its signing secret (`whsec_...`), which the caller shows once."""
         secret = new_secret()
-        with self._write() as session:
+        with self._write_session() as session:
             row = WebhookRow(
                 id=str(uuid.uuid4()),
                 url=url,
@@ -217,7 +190,7 @@ class Webhooks:
     def deactivate(self, webhook_id: str) -> Webhook:
         """Stop delivering to it: it stays on record (its deliveries name it) and its pending deliveries are
         cancelled. Deactivating one already inactive changes nothing. Raises `WebhookNotFound`."""
-        with self._write() as session:
+        with self._write_session() as session:
             row = session.get(WebhookRow, webhook_id, with_for_update=True)
             if row is None:
                 raise WebhookNotFound(webhook_id)
@@ -258,7 +231,7 @@ class Webhooks:
             next_attempt_at=now,
         )
         try:
-            with self._write() as session:
+            with self._write_session() as session:
                 session.add(row)
         except IntegrityError:
             # The unique (webhook_id, event_id): a dispatcher that crashed after planning plans it again.
@@ -285,7 +258,7 @@ class Webhooks:
         """Take a due pending delivery for one attempt: attempts + 1, and `next_attempt_at` pushed out by `lease`
         (how long the attempt may take) so no other job takes it meanwhile. None when it is not pending, not due,
         or another attempt holds it: there is nothing to send. Raises `DeliveryNotFound`."""
-        with self._write() as session:
+        with self._write_session() as session:
             row = self._locked(session, delivery_id)
             now = self._now()
             if row.status != DeliveryStatus.PENDING or (row.next_attempt_at is not None and row.next_attempt_at > now):
@@ -310,7 +283,7 @@ class Webhooks:
     def fail(self, delivery_id: str, error: Mapping[str, Any], *, next_attempt_at: datetime) -> WebhookDelivery | None:
         """A failed attempt with a retry to come: the error recorded, due again at `next_attempt_at` (the caller's
         back-off). None when it was not pending any more."""
-        with self._write() as session:
+        with self._write_session() as session:
             row = self._locked(session, delivery_id)
             if row.status != DeliveryStatus.PENDING:
                 return None
@@ -320,7 +293,7 @@ class Webhooks:
             return _to_delivery(row)
 
     def _end(self, delivery_id: str, status: DeliveryStatus, error: Mapping[str, Any] | None) -> WebhookDelivery | None:
-        with self._write() as session:
+        with self._write_session() as session:
             row = self._locked(session, delivery_id)
             if row.status != DeliveryStatus.PENDING:
                 return None
@@ -401,7 +374,7 @@ class Webhooks:
         """`dead` -> `pending`, due now, with a fresh attempt budget (attempts back to 0; the last error stays for
         reference). Raises `DeliveryNotFound`, or `InvalidDeliveryTransition` unless it is dead and
         its webhook still active."""
-        with self._write() as session:
+        with self._write_session() as session:
             row = self._locked(session, delivery_id)
             if row.status != DeliveryStatus.DEAD:
                 raise InvalidDeliveryTransition(_to_delivery(row), "requeue")
