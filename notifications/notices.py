@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -13,13 +13,21 @@ APPROVAL_ID_SEPARATOR = "~"
 
 
 def production_order(
-    kind: str, order: str, plant: str, *, source_event: str | None = None, details: Mapping[str, Any] | None = None
+    kind: str,
+    order: str,
+    plant: str,
+    *,
+    work_centers: Iterable[tuple[str, str]] = (),
+    source_event: str | None = None,
+    details: Mapping[str, Any] | None = None,
 ) -> Notification:
-    """`production-order.<kind>` (created, changed, released) for the plant managers of its plant."""
+    """`production-order.<kind>` (created, changed, released) for the plant managers of its plant, and for the
+    supervisors of `work_centers` ((plant, work centre) of its operations: a release gives them work to confirm)."""
+    supervisors = (Grant(role=Role.SUPERVISOR, plant=p, work_center=w) for p, w in dict.fromkeys(work_centers))
     return Notification(
         type=f"production-order.{kind}",
         data={"order": order, "plant": plant, **(details or {})},
-        audience=Audience((Grant(role=Role.PLANT_MANAGER, plant=plant),)),
+        audience=Audience((Grant(role=Role.PLANT_MANAGER, plant=plant), *supervisors)),
         source_event=source_event,
     )
 

@@ -13,6 +13,7 @@ from typing import Any
 from notifications import notices
 from notifications.model import Notification
 from odata_clients.connectivity import SapConnectivity
+from odata_clients.gateways.production_orders import ProductionOrdersGateway
 
 SPEC_VERSION = "1.0"
 REQUIRED = ("id", "source", "type", "specversion")
@@ -75,11 +76,20 @@ def _key(event: CloudEvent, name: str) -> str:
     return str(value).strip()
 
 
+def order_notification(orders: ProductionOrdersGateway, kind: str, order_id: str, *, source_event: str) -> Notification:
+    """`production-order.<kind>` with its audience read from SAP: the order's plant, and on a release the work
+    centres of its operations (a release gives their supervisors work to confirm). The delta poller uses it too."""
+    released = kind == "released"
+    order = orders.get(order_id, with_operations=released, with_status=False)
+    work_centers = [(op.plant or order.plant, op.work_center) for op in order.operations if op.work_center]
+    return notices.production_order(
+        kind, order.order_id, order.plant, work_centers=work_centers, source_event=source_event
+    )
+
+
 def _order(kind: str) -> Callable[[SapConnectivity, CloudEvent], list[Notification]]:
     def notify(sap: SapConnectivity, event: CloudEvent) -> list[Notification]:
-        order_id = _key(event, "ProductionOrder")
-        order = sap.production_orders.get(order_id, with_operations=False, with_status=False)
-        return [notices.production_order(kind, order.order_id, order.plant, source_event=event.key)]
+        return [order_notification(sap.production_orders, kind, _key(event, "ProductionOrder"), source_event=event.key)]
 
     return notify
 

@@ -25,6 +25,7 @@ from access.policy import Role
 from notifications import notices, presence
 from notifications.bus import DEFAULT_PREFIX as BUS_PREFIX
 from notifications.bus import EventBus
+from notifications.sap_events import order_notification
 from odata_clients.destinations import Principal
 from odata_clients.errors import SapError
 from odata_clients.gateways.keyset import Position
@@ -280,10 +281,12 @@ class OrderPoller:
             known = self._states(change.order_id for _, change in new)
             for mark, change in new:
                 kind = self._kind(change, known.get(change.order_id), start.mark)
+                source = f"order:{change.order_id}:{mark}"
                 self.bus.publish(
-                    notices.production_order(
-                        kind, change.order_id, change.plant, source_event=f"order:{change.order_id}:{mark}"
-                    )
+                    # A release is told as SAP's event tells it (with the operations' supervisors), a change as is.
+                    order_notification(self.orders, kind, change.order_id, source_event=source)
+                    if kind == "released"
+                    else notices.production_order(kind, change.order_id, change.plant, source_event=source)
                 )
                 published += 1
             self._remember(change for _, change in new)

@@ -277,7 +277,6 @@ def deep_link(notification: Notification, principal: Principal) -> str:
         if data.get("operation"):
             return f"/app/#/work/{order}-{quote(str(data['operation']), safe='')}"
     if family == "approval":
-        task = str(data.get("task_id") or "")
-        # The app's approval ids are "<origin>~<instance>"; anything else opens the queue.
-        return f"/app/#/approvals/{quote(task, safe='')}" if "~" in task else "/app/#/approvals"
+        approval = str(data.get("approval_id") or "")
+        return f"/app/#/approvals/{quote(approval, safe='')}" if approval else "/app/#/approvals"
     return "/app/#/activity"

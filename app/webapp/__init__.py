@@ -125,8 +125,10 @@ def index() -> Response:
 
 @blp.route("/config.json")
 def config() -> Response:
-    """What the app needs to sign in by itself (authorization code with PKCE), without the application router."""
-    body = json.dumps({**_sign_in(current_app.extensions["settings"]), "version": version()})
+    """What the app needs to sign in by itself (authorization code with PKCE), without the application router, and
+    where it opens the event stream."""
+    settings = current_app.extensions["settings"]
+    body = json.dumps({**_sign_in(settings), "events_url": _events_url(settings), "version": version()})
     return _send("config.json", body.encode())
 
 
@@ -137,8 +139,11 @@ def asset(name: str) -> Response:
 
 @blp.after_request
 def add_headers(response: Response) -> Response:
-    token_origin = _origin(_sign_in(current_app.extensions["settings"])["token_endpoint"])
-    connect = "'self'" if token_origin == _origin(request.host_url) else f"'self' {token_origin}"
+    settings = current_app.extensions["settings"]
+    own = _origin(request.host_url)
+    # The identity provider's token endpoint and the event stream, where they are not on this origin.
+    others = {_origin(_sign_in(settings)["token_endpoint"]), _origin(_events_url(settings), own)} - {own, ""}
+    connect = " ".join(["'self'", *sorted(others)])
     response.headers["Content-Security-Policy"] = (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
         f"connect-src {connect}; manifest-src 'self'; worker-src 'self'; base-uri 'none'; form-action 'self'; "
@@ -198,6 +203,14 @@ def _sign_in(settings: Settings) -> dict[str, str]:
     return {"client_id": f"sb-{settings.xsappname}", **urls}
 
 
-def _origin(url: str) -> str:
+def _events_url(settings: Settings) -> str:
+    """The event stream (its own process): EVENTS_URL, or the API's path on this origin (a path route, the router)."""
+    return settings.events_url or "/api/v1/events"
+
+
+def _origin(url: str, base: str = "") -> str:
+    """scheme://host[:port] of `url`; a relative one is on `base`'s origin."""
     parts = urlsplit(url)
+    if not parts.netloc:
+        return base
     return f"{parts.scheme}://{parts.netloc}"

@@ -52,6 +52,12 @@ def unreleased_order(sap: MockSap, plant: str) -> str:
     return str(orders[0]["ManufacturingOrder"])
 
 
+def work_center_of(sap: MockSap, order: str) -> str:
+    tech = Sap(root=sap.url, user="EXT_API_TECH", session=new_session("EXT_API_TECH", "tech-pass-1"))
+    operations = tech.results(PRODORD, "A_ProductionOrderOperation_2", {"$filter": f"ManufacturingOrder eq '{order}'"})
+    return str(operations[0]["WorkCenter"])
+
+
 def release_in_sap(sap: MockSap, order: str) -> None:
     """Released in SAP itself (as in SAP GUI or a Fiori app), not through this API."""
     tech = Sap(root=sap.url, user="EXT_API_TECH", session=new_session("EXT_API_TECH", "tech-pass-1"))
@@ -104,11 +110,21 @@ def test_an_order_released_in_sap_reaches_its_plants_manager_only(workers: Worke
     pm_1010 = token(workers, "PM_1010", "PlantManager", Plant=["1010"])
     pm_1020 = token(workers, "PM_1020", "PlantManager", Plant=["1020"])
     order_1010, order_1020 = unreleased_order(trusting_sap, "1010"), unreleased_order(trusting_sap, "1020")
+    # The supervisor of a work centre of the 1010 order: a release gives them operations to confirm.
+    supervisor = token(
+        workers, "SUP_X", "Supervisor", Plant=["1010"], WorkCenter=[work_center_of(trusting_sap, order_1010)]
+    )
     with serve(app) as api_url, events_server(workers.env) as events:
         subscribe_api(trusting_sap, api_url)
-        with streaming(events, pm_1010) as first, streaming(events, pm_1020) as second:
+        with (
+            streaming(events, pm_1010) as first,
+            streaming(events, pm_1020) as second,
+            streaming(events, supervisor) as floor,
+        ):
             release_in_sap(trusting_sap, order_1010)
             release_in_sap(trusting_sap, order_1020)
+            told = floor.wait_for(lambda e: e.event == "production-order.released", "the release, to the floor")
+            assert told.data["data"]["order"] == order_1010
             mine = first.wait_for(lambda e: e.event == "production-order.released", "the 1010 release")
             theirs = second.wait_for(lambda e: e.event == "production-order.released", "the 1020 release")
             assert (mine.data["data"]["order"], mine.data["data"]["plant"]) == (order_1010, "1010")
@@ -117,6 +133,7 @@ def test_an_order_released_in_sap_reaches_its_plants_manager_only(workers: Worke
             # Both releases are on the bus by now; each manager heard of their own plant's only.
             assert [e.data["data"]["order"] for e in first.of_type("production-order.released")] == [order_1010]
             assert [e.data["data"]["order"] for e in second.of_type("production-order.released")] == [order_1020]
+            assert [e.data["data"]["order"] for e in floor.of_type("production-order.released")] == [order_1010]
 
 
 @pytest.mark.slow

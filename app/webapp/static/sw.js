@@ -1,6 +1,7 @@
 // The service worker: the app shell from its cache (a new version of any file is a new worker, which fetches the
 // new shell), the API's reads network-first with the last answer kept for offline use. Writes are never touched
-// here: the page keeps them in its outbox and sends them itself, so it always knows what happened to them.
+// here: the page keeps them in its outbox and sends them itself, so it always knows what happened to them. Web Push
+// messages (workers/push.py) become notifications; tapping one opens its screen.
 
 const VERSION = "__APP_VERSION__";
 const SHELL_FILES = __APP_FILES__; // every file the app is made of, listed by the server
@@ -25,7 +26,8 @@ self.addEventListener("fetch", (event) => {
   const app = new URL("./", self.registration.scope);
   if (url.origin !== app.origin) return;
   if (url.pathname.startsWith(new URL("../api/", app).pathname)) {
-    if (!/\/writebacks\/[^/]+$/.test(url.pathname)) event.respondWith(networkFirst(request));
+    // Never the event stream: it does not end, so it can be neither kept nor waited for.
+    if (!/\/writebacks\/[^/]+$|\/events$/.test(url.pathname)) event.respondWith(networkFirst(request));
   } else if (url.pathname.startsWith(app.pathname) && !url.pathname.endsWith("/config.json")) {
     event.respondWith(shellFirst(request));
   }
@@ -68,4 +70,36 @@ function withTimeout(promise, ms) {
     const timer = setTimeout(() => reject(new TypeError("network too slow")), ms);
     promise.then((value) => { clearTimeout(timer); resolve(value); }, (error) => { clearTimeout(timer); reject(error); });
   });
+}
+
+self.addEventListener("push", (event) => {
+  let message = {};
+  try {
+    message = event.data?.json() ?? {};
+  } catch {
+    // not ours, or not JSON: a plain notice rather than none (a push must show something)
+  }
+  event.waitUntil(self.registration.showNotification(message.title || "SAP extension", {
+    body: message.body || "",
+    icon: new URL("icons/icon-192.png", self.registration.scope).href,
+    tag: message.id, // the event id: the same event pushed twice shows once
+    data: { url: message.url },
+  }));
+});
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  event.waitUntil(openApp(event.notification.data?.url));
+});
+
+/** The app's screen for a notification: in a window already open on the app, else a new one. */
+async function openApp(link) {
+  const app = new URL("./", self.registration.scope);
+  let target = new URL(link || "./", app);
+  if (target.origin !== app.origin) target = app; // only ever the app itself
+  const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  const open = windows.find((client) => client.url.startsWith(app.href));
+  if (!open) return self.clients.openWindow(target.href);
+  open.postMessage({ type: "open", url: target.href }); // main.js shows that screen
+  return open.focus();
 }

@@ -111,7 +111,11 @@ def test_a_released_order_is_published_for_its_plant_managers_once(
     [notification] = published(bus, event)
     assert notification.type == "production-order.released"
     assert notification.data == {"order": order_1010, "plant": "1010"}
-    assert notification.audience.grants == (Grant(role=Role.PLANT_MANAGER, plant="1010"),)
+    plant_managers, *supervisors = notification.audience.grants
+    assert plant_managers == Grant(role=Role.PLANT_MANAGER, plant="1010")
+    # The operations' work centres (read from SAP with the order): a release gives their supervisors work.
+    assert supervisors and {(g.role, g.plant) for g in supervisors} == {(Role.SUPERVISOR, "1010")}
+    assert all(g.work_center for g in supervisors)
 
     again = deliver(client, event)  # Event Mesh redelivers when it missed our 2xx
     assert again.status_code == 202

@@ -155,6 +155,7 @@ def test_config_points_at_the_development_identity_provider_of_this_host(web: Fl
         "token_endpoint": "https://api.example.test/dev-idp/oauth/token",
         "revocation_endpoint": "https://api.example.test/dev-idp/oauth/revoke",
         "end_session_endpoint": "https://api.example.test/dev-idp/logout.do",
+        "events_url": "/api/v1/events",  # no EVENTS_URL: on this origin, like the API
         "version": sw_version(web).decode(),
     }
 
@@ -174,8 +175,20 @@ def test_config_points_at_xsuaa_without_the_development_identity_provider(
         "token_endpoint": f"{uaa}/oauth/token",
         "revocation_endpoint": f"{uaa}/oauth/revoke",
         "end_session_endpoint": f"{uaa}/logout.do",
+        "events_url": "/api/v1/events",
     }
     assert f"connect-src 'self' {uaa};" in response.headers["Content-Security-Policy"]
+
+
+def test_an_event_stream_of_its_own_origin_is_in_the_config_and_the_policy(
+    settings: Settings, dirs: tuple[Path, Path]
+) -> None:
+    app = create_app(settings, events_url="https://events.example.test:8443/api/v1/events")
+    app.extensions["webapp"] = Assets(*dirs)
+    response = app.test_client().get("/app/config.json", base_url="https://api.example.test")
+    assert body(response)["events_url"] == "https://events.example.test:8443/api/v1/events"
+    # Its origin only, beside this one (where the development identity provider is too).
+    assert "connect-src 'self' https://events.example.test:8443;" in response.headers["Content-Security-Policy"]
 
 
 def test_the_app_is_not_part_of_the_api_document(client: FlaskClient) -> None:

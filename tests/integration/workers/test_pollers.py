@@ -227,7 +227,10 @@ def test_a_release_then_a_reschedule_are_published_for_the_plant(context: Worker
     [released] = order_notices(context, number)
     assert released.type == "production-order.released"
     assert released.data == {"order": number, "plant": "1010"}
-    assert [g.to_json() for g in released.audience.grants] == [{"role": "PlantManager", "plant": "1010"}]
+    plant_managers, *supervisors = [g.to_json() for g in released.audience.grants]
+    assert plant_managers == {"role": "PlantManager", "plant": "1010"}
+    # A release gives the operations' work centres work to confirm: their supervisors hear of it, as from SAP's event.
+    assert supervisors and all(g["role"] == "Supervisor" and g["plant"] == "1010" for g in supervisors)
     assert poller.poll() == 0
 
     reschedule_in_sap(trusting_sap, number)

@@ -1,6 +1,8 @@
 // Activity: what the user sent to SAP and what became of it, newest first, with the actions still waiting for the
-// network on top. The place to look when a strip has gone: nothing is ever left unexplained.
+// network on top. The place to look when a strip has gone: nothing is ever left unexplained. Below, whether this
+// device shows notifications while the app is closed.
 
+import { pushSwitch } from "./push.js";
 import { format, h, section, strip } from "./ui.js";
 import { describe } from "./writebacks.js";
 
@@ -25,6 +27,7 @@ async function list(ctx) {
     return h("li", { class: "fd-list__item app-activity", dataset: { writeback: item.id, status: item.status } },
       h("div", { class: "app-row__main" }, strip(type, text), h("span", { class: "app-row__sub" }, when)));
   };
+  const notify = pushSwitch(ctx.api);
   return {
     heading: "Activity",
     body: [
@@ -35,6 +38,7 @@ async function list(ctx) {
         ? h("ul", { class: "fd-list app-list" }, data.items.map((item) => row({ ...item, label: labelOf(item) },
           `${format.dateTime(item.created_at)} · ${item.attempts} attempt${item.attempts === 1 ? "" : "s"}`)))
         : h("p", { class: "app-empty" }, "Nothing sent yet.")),
+      notify && section("Notifications", notify),
     ],
   };
 }

@@ -12,7 +12,7 @@ export const apiUrl = (path) => new URL(`../api/v1/${path}`, location.href).href
 
 // Fetched when first needed: a signed-in tab that starts offline never needs it.
 let configuration;
-function config() {
+export function config() {
   configuration ??= fetch("config.json").then((response) => response.json()).catch((error) => {
     configuration = null; // offline now: ask again next time
     throw error;

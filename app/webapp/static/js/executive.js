@@ -498,8 +498,15 @@ async function decidedList(ctx) {
   };
 }
 
+/** A new task: the inbox (with any filter: its badges count it) is drawn again. */
+function changes(event, view) {
+  if (event.type !== "approval.created" || view !== list) return null;
+  const title = event.data?.data?.title;
+  return title ? `New approval in your inbox: ${title}.` : "A new approval is in your inbox.";
+}
+
 export default {
-  role: "Executive", home: "approvals", label: "Approvals",
+  role: "Executive", home: "approvals", label: "Approvals", changes,
   routes: [
     [/^approvals$/, list],
     [/^approvals\?show=([A-Za-z_]+)$/, list],

@@ -1,8 +1,12 @@
 // The app shell: sign-in, one screen per route (#/work/1000123-0010), the roles' screens from their modules, the
 // writeback strip above every screen, the offline banner and the outbox that empties itself when the API is back.
+// Live events redraw the screen they concern, with a short notice of what changed in SAP (each role's module
+// says which events concern which of its screens: its `changes`).
 
 import { Api, ApiError } from "./api.js";
 import { forget, lastUser, remember, signIn } from "./auth.js";
+import { LiveEvents } from "./events.js";
+import { unsubscribe as stopPushes } from "./push.js";
 import { button, format, h, replace, strip, title } from "./ui.js";
 import { describe, forgetTracked, Tracker } from "./writebacks.js";
 import activity from "./activity.js";
@@ -15,6 +19,8 @@ const SAVED_SCREENS = "api-data"; // the service worker's cache of the API's ans
 const main = document.getElementById("main");
 const strips = document.getElementById("activity");
 const banner = document.getElementById("offline");
+const NEWS_WAIT_MS = 300; // events that come together (an order released and changed) make one redraw, one notice
+const ECHO_MS = 30_000; // SAP's event about the user's own action, this long after it: no notice, the strip said it
 
 let ctx;
 let rendering = 0;
@@ -43,7 +49,15 @@ async function boot() {
   api.user = me.user;
   const screens = ROLE_SCREENS.filter((screen) => me.roles.includes(screen.role));
   const tracker = new Tracker(api);
-  ctx = { api, me, session, tracker, screens, cachedAt: null };
+  // Signed in (not an offline start, which has no token): SAP's news as it happens.
+  const events = session.mode === "offline" ? null : new LiveEvents(session, signInAgain);
+  ctx = { api, me, session, tracker, events, screens, cachedAt: null };
+  newsBox();
+  if (events) {
+    tracker.follow(events);
+    events.on("*", heard);
+    events.start();
+  }
   shell(me, screens, session);
   tracker.on((item) => {
     renderStrips();
@@ -52,7 +66,11 @@ async function boot() {
   });
   api.on(() => { renderStrips(); renderBanner(); });
   main.addEventListener("input", (event) => event.target.form?.setAttribute("data-dirty", ""));
-  window.addEventListener("hashchange", () => location.hash.startsWith("#/") && render()); // not the skip link
+  window.addEventListener("hashchange", () => {
+    if (!location.hash.startsWith("#/")) return; // the skip link
+    replace(newsBox()); // what changed on the last screen
+    render();
+  });
   window.addEventListener("online", () => api.flush());
   // A cut network comes back without an "online" event. A failing flush is tried again on the next round.
   setInterval(() => api.flush().catch(() => {}).then(renderBanner), 5000);
@@ -69,6 +87,8 @@ function shell(me, screens, session) {
     const waiting = (await ctx.api.waiting()).length;
     if (waiting && !confirm(`${waiting} action${waiting > 1 ? "s have" : " has"} not reached SAP yet. Sign out and discard ${waiting > 1 ? "them" : "it"}?`)) return;
     await ctx.api.discardWaiting();
+    ctx.events?.stop();
+    await stopPushes(ctx.api).catch(() => {}); // this device notifies no one once signed out
     await forgetSavedScreens();
     forget();
     session.signOut();
@@ -84,6 +104,7 @@ async function forgetSavedScreens() {
 /** The session is over: say so and keep everything (queued actions stay in the outbox); no surprise reload. */
 let askedToSignIn = false;
 function signInAgain() {
+  ctx?.events?.stop();
   if (askedToSignIn) return;
   askedToSignIn = true;
   replace(document.getElementById("signin"), strip("warning", "Your session has ended. Sign in again to go on;",
@@ -157,7 +178,12 @@ function viewContext() {
       for (const form of main.querySelectorAll("form[data-dirty]")) form.removeAttribute("data-dirty");
       try {
         const outcome = await ctx.api.command(method, path, body, { label, ifMatch });
-        if (outcome.writeback) ctx.tracker.upsert({ id: outcome.writeback.id, route });
+        if (outcome.writeback) {
+          ctx.tracker.upsert({ id: outcome.writeback.id, route });
+          // Its event may have come before the 202 did: then it is done already, and the screen is redrawn here.
+          const done = ctx.tracker.items.find((item) => item.id === outcome.writeback.id)?.status === "succeeded";
+          if (done && route === location.hash && !main.querySelector("form[data-dirty]")) render();
+        }
         return true;
       } catch (error) {
         const text = error.status === 412 ? "Someone changed this in SAP since you loaded it. Reload to see the change, then try again."
@@ -168,7 +194,79 @@ function viewContext() {
     },
     navigate: (hash) => location.assign(hash),
     refresh: render,
+    api: ctx.api,
   };
+}
+
+// ---- live events: the screen redrawn with a short notice, never under the user's fingers ----------------------
+
+let news = [];
+let newsTimer;
+
+/** An event from the stream: noted when it concerns the screen on show (writebacks have their strips). */
+function heard(event) {
+  if (event.type.startsWith("writeback.")) return;
+  let text;
+  if (event.type === "reset") text = "Some updates from SAP were missed.";
+  else {
+    const [screen, view, params] = route(location.hash);
+    text = screen?.changes?.(event, view, params ?? []);
+  }
+  if (!text) return;
+  news.push(ownEcho(event) ? null : text);
+  clearTimeout(newsTimer);
+  newsTimer = setTimeout(showNews, NEWS_WAIT_MS);
+}
+
+/** SAP telling of what this user just did here (a confirmation, a release): the writeback's strip says it already. */
+function ownEcho(event) {
+  const order = event.data?.data?.order;
+  return Boolean(order) && ctx.tracker.items.some((item) => {
+    const at = item.finished_at ?? item.updated_at;
+    return item.target?.id === order && Boolean(at) && Date.now() - new Date(at) < ECHO_MS;
+  });
+}
+
+function showNews() {
+  const texts = [...new Set(news.filter(Boolean))];
+  news = [];
+  const text = texts.length > 2 ? `${texts[0]} And ${texts.length - 1} more changes in SAP.` : texts.join(" ");
+  if (typing()) {
+    if (!text) return; // only the echo of the user's own action: it can wait for the next redraw
+    // Redrawing now would take what is being typed: the user chooses when.
+    return notice(`${text} Tap Refresh to see it.`, button("Refresh", () => {
+      replace(newsBox());
+      render();
+    }, { label: "Refresh: show the new data from SAP" }));
+  }
+  if (text) notice(text);
+  render();
+}
+
+/** The user is filling in a form (or has a field in hand): the screen must stay as it is. */
+function typing() {
+  const focused = document.activeElement;
+  return Boolean(main.querySelector("form[data-dirty]"))
+    || (main.contains(focused) && ["INPUT", "TEXTAREA", "SELECT"].includes(focused.tagName));
+}
+
+let newsRegion;
+/** A polite live region (floating at the foot of the screen), there from the start: screen readers announce what
+ * appears in it. */
+function newsBox() {
+  if (!newsRegion) {
+    newsRegion = h("div", { id: "news", role: "status", "aria-live": "polite", "aria-atomic": "true" });
+    strips.before(newsRegion);
+  }
+  return newsRegion;
+}
+
+function notice(text, action) {
+  const close = button("Dismiss", () => replace(newsBox()), { kind: "transparent", label: `Dismiss: ${text}` });
+  // Not ui.strip(): its role would be a second live region inside this one, heard twice.
+  replace(newsBox(), h("div", { class: "app-strip app-news" },
+    h("div", { class: "fd-message-strip fd-message-strip--information" }, h("p", { class: "fd-message-strip__text" }, text)),
+    action, close));
 }
 
 const dismissed = new Set();
@@ -204,6 +302,12 @@ function fail(message) {
 function registerServiceWorker() {
   if (!("serviceWorker" in navigator)) return;
   navigator.serviceWorker.register("sw.js", { scope: "./" }).catch(() => {}); // the app works without it, online
+  // A notification tapped while the app is open (sw.js): its screen in this window rather than a second one.
+  navigator.serviceWorker.addEventListener("message", ({ data }) => {
+    if (data?.type !== "open" || typeof data.url !== "string") return;
+    const url = new URL(data.url, location.href);
+    if (url.origin === location.origin && url.pathname === location.pathname && url.hash) location.hash = url.hash;
+  });
 }
 
 boot();

@@ -247,10 +247,27 @@ function rescheduleForm(ctx, order, errors) {
   return form;
 }
 
+const NEWS = {
+  "production-order.created": (order) => `Order ${order} was created in SAP.`,
+  "production-order.changed": (order) => `Order ${order} was changed in SAP.`,
+  "production-order.released": (order) => `Order ${order} was released in SAP.`,
+  "confirmation.created": (order) => `Work on order ${order} was confirmed in SAP.`,
+  "confirmation.cancelled": (order) => `A confirmation of order ${order} was undone in SAP.`,
+};
+
+/** What a live event changes here, in words: the list (its badges count every order), or the order on show. */
+function changes(event, view, [id]) {
+  const order = event.data?.data?.order;
+  const words = NEWS[event.type];
+  if (!words || !order) return null;
+  return view === list || (view === detail && id === order) ? words(order) : null;
+}
+
 export default {
   role: "PlantManager", home: "orders", label: "Orders",
   routes: [
     [/^orders(?:\?exception=([a-z_]+))?$/, list],
     [/^orders\/([^/?]+)$/, detail],
   ],
+  changes,
 };

@@ -146,7 +146,26 @@ function historyList(ctx, id, items) {
   }));
 }
 
+/**
+ * What a live event changes here, in words: the lists (confirmations move quantities and end operations; a release
+ * brings new ones), or the operation on show.
+ */
+function changes(event, view, [id]) {
+  const { order, operation } = event.data?.data ?? {};
+  if (!order) return null;
+  const what = operation ? `operation ${operation} of order ${order}` : `order ${order}`;
+  const words = {
+    "confirmation.created": `Work on ${what} was confirmed in SAP.`,
+    "confirmation.cancelled": `A confirmation of ${what} was undone in SAP.`,
+    "production-order.released": `Order ${order} was released in SAP: its operations are ready to work on.`,
+  }[event.type];
+  if (!words) return null;
+  if (view === list) return words;
+  return view === detail && event.type.startsWith("confirmation.") && id === `${order}-${operation}` ? words : null;
+}
+
 export default {
   role: "Supervisor", home: "work", label: "My work",
   routes: [[/^work(?:\?show=(all))?$/, list], [/^work\/([^/?]+)$/, detail]],
+  changes,
 };
