@@ -3,7 +3,7 @@
 from runtime.logs import configure_logging
 from runtime.settings import from_env
 
-_settings = from_env()
+_settings = from_env(calls_sap=False)  # this process never calls SAP: it is not given SAP's credentials
 
 bind = f"0.0.0.0:{_settings.port}"
 # asyncio, not threads: an open stream is a waiting coroutine (app/event_stream.py says why). One process holds

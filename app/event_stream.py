@@ -32,7 +32,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from access.policy import Principal, Role
 from app.auth import AuthError, IdentityProviderUnavailable, JwksKeys, StaticKeys, TokenValidator, bearer_challenge
 from notifications import presence
-from notifications.bus import Published, id_after, parse_entries, stream_key, valid_id
+from notifications.bus import Published, id_after, parse_entries, stream_key, text, valid_id
 from runtime.logs import configure_logging
 from runtime.settings import Settings, from_env
 from runtime.user_assertion import load_or_create_key, public_key_set
@@ -48,6 +48,7 @@ PATH = "/api/v1/events"
 QUEUE_SIZE = 256  # a stream this far behind is closed; its client resumes from Last-Event-ID
 CATCH_UP_LIMIT = 1000  # entries read back per reconnect; older gaps get a `reset` event
 BLOCK_S = 5.0  # the reader's blocking wait on Redis
+REDIS_CONNECTIONS = 32  # per process: the reader, and streams reading back what they missed
 RETRY_MS = 3000  # the client's reconnect delay (the SSE `retry:` field)
 PRESENCE_EVERY = 300.0  # seconds between "still here" marks of a connected user (the inbox poller's active set)
 STREAM_ROLES = frozenset({Role.EXECUTIVE, Role.PLANT_MANAGER, Role.SUPERVISOR, Role.INTEGRATION_ADMIN})
@@ -124,7 +125,7 @@ class Hub:
                 if last == "$":
                     # Pin the start to the stream's newest id, so nothing published during a reconnect is missed.
                     newest: Any = await self.redis.xrevrange(self.key, count=1)
-                    last = _text(newest[0][0]) if newest else "0-0"
+                    last = text(newest[0][0]) if newest else "0-0"
                     self.following.set()
                 replies: Any = await self.redis.xread({self.key: last}, block=int(BLOCK_S * 1000), count=500)
                 pause = 0.5
@@ -147,7 +148,7 @@ class Hub:
     async def missed(self, after: str) -> tuple[list[Published], bool]:
         """What came after `after` (oldest first), and whether a gap lies before it (trimmed or too many)."""
         first: Any = await self.redis.xrange(self.key, count=1)
-        if first and id_after(_text(first[0][0]), after):
+        if first and id_after(text(first[0][0]), after):
             # The stream's oldest entry is newer than the client's last one: was anything trimmed between?
             before_first = await self.redis.xrevrange(self.key, max=after, count=1)
             trimmed = not before_first and after != "0-0"
@@ -162,7 +163,7 @@ class EventStreamApp:
     """ASGI: `GET /api/v1/events` for signed-in users; `/health/live` and `/metrics` for the platform."""
 
     def __init__(self, settings: Settings | None = None, validator: TokenValidator | None = None) -> None:
-        self.settings = settings or from_env()
+        self.settings = settings or from_env(calls_sap=False)
         self.validator = validator or _validator(self.settings)
         self.hub: Hub | None = None
         self.presence_redis = redis.Redis.from_url(self.settings.redis_url, socket_timeout=2.0)
@@ -170,7 +171,11 @@ class EventStreamApp:
     def _hub(self) -> Hub:
         if self.hub is None:  # built inside the worker's event loop, on first use
             # The socket timeout outlasts the blocking read (redis-py's default of 5 s would cut each one short).
-            connection = aioredis.Redis.from_url(self.settings.redis_url, socket_timeout=BLOCK_S + 10)
+            # A bounded pool: a storm of reconnecting clients reads back in turn instead of opening a connection each.
+            pool = aioredis.BlockingConnectionPool.from_url(
+                self.settings.redis_url, socket_timeout=BLOCK_S + 10, max_connections=REDIS_CONNECTIONS, timeout=10
+            )
+            connection = aioredis.Redis(connection_pool=pool)
             self.hub = Hub(connection, stream_key())
             self.hub.start()
         return self.hub
@@ -242,6 +247,9 @@ class EventStreamApp:
             await self._pump(listener, sent_up_to, expires, disconnected, send)
         except OSError:
             pass  # the client went away while we wrote
+        except redis.RedisError as exc:
+            # Reading back failed after the 200: end the stream; the client reconnects with its last id.
+            log.warning("event_stream_read_back_failed", error=type(exc).__name__)
         finally:
             hub.listeners.discard(listener)
             STREAMS.dec()
@@ -312,10 +320,6 @@ class EventStreamApp:
             await asyncio.to_thread(presence.touch, self.presence_redis, principal.user_name, principal.roles)
         except Exception as exc:  # the inbox poller misses this user for a while; the stream goes on
             log.warning("presence_not_recorded", error=type(exc).__name__)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def _event(published: Published) -> bytes:

@@ -83,6 +83,12 @@ def document_event_stream(spec: Any, settings: Settings) -> None:
             "400": {"description": "Last-Event-ID is not an id this stream sent", "content": _error()},
             "401": {"description": "Missing or invalid token", "content": _error()},
             "403": {"description": "The token has none of this API's roles", "content": _error()},
+            "503": {
+                "description": "The event bus (Redis) or the identity provider's keys are unreachable: reconnect after "
+                "Retry-After",
+                "content": _error(),
+                "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait"}},
+            },
         },
     }
     origin = _origin(settings.events_url)

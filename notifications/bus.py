@@ -34,10 +34,15 @@ class Published:
     notification: Notification
 
 
+def text(value: Any) -> str:
+    """A Redis reply's bytes (or str) as str."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def parse_entries(entries: Iterable[tuple[Any, Any]] | None) -> Iterator[Published]:
     """Stream entries (as redis-py returns them, bytes or str) as Published; a malformed one is skipped."""
     for raw_id, fields in entries or ():
-        entry_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+        entry_id = text(raw_id)
         try:
             body = fields.get(b"n", fields.get("n"))
             yield Published(entry_id, Notification.from_json(orjson.loads(body)))

@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Embedded defaults for a developer machine: they match `python -m mock_sap` and `python3 dev.py run`.
 DEV_SAP_USER = "EXT_API_TECH"
 DEV_SAP_PASSWORD = "tech-pass-1"
+EVENTS_SILENCE_LIMIT = 45.0  # seconds of silence after which the reference app reconnects a stream
 DEV_SAP_EVENTS_PASSWORD = "event-mesh-dev"  # the mock SAP's event subscription sends it (development only)
 # The development identity provider's issuer: a name, not a URL, so tokens stay valid whatever PORT is.
 DEV_ISSUER = "urn:sap-extension-api:dev-idp"
@@ -134,6 +135,9 @@ class Settings:
     vapid_key_file: str = str(ROOT / "instance" / "vapid-key.pem")
     vapid_subject: str = "mailto:admin@example.com"
     push_ttl: int = 24 * 3600  # seconds a push service keeps a message for a device that is offline
+    # A subscription pushes by the roles and attributes its app last sent; one not sent again for this long is
+    # not used (the reference app sends it at every start), so lost rights do not outlive a week.
+    push_subscription_max_age: int = 7 * 24 * 3600
     # Outbound webhooks: retried like writebacks, dead after the last attempt.
     webhook_max_attempts: int = 8
     webhook_backoff_base: float = 5.0
@@ -243,8 +247,13 @@ def _redis_url_from(credentials: Mapping[str, Any]) -> str | None:
     return None
 
 
-def from_env(environ: Mapping[str, str] | None = None) -> Settings:
-    """Build Settings from an environment mapping (os.environ by default)."""
+def from_env(environ: Mapping[str, str] | None = None, *, calls_sap: bool = True) -> Settings:
+    """Build Settings from an environment mapping (os.environ by default).
+
+    `calls_sap=False`: for the event stream process, which never calls SAP, signs no assertion and pages nothing;
+    production then does not ask for SAP's credentials, the assertion key or the paging secret, so that an
+    internet-facing process that does not need them is not given them.
+    """
     environ = os.environ if environ is None else environ
     defaults = Settings()
     services = _vcap_services(environ)
@@ -275,7 +284,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
     if sap_auth == "oauth2_client_credentials" and not all(oauth.values()) and not sap_destination:
         raise ConfigError("SAP_AUTH=oauth2_client_credentials needs SAP_OAUTH_TOKEN_URL, _CLIENT_ID and _CLIENT_SECRET")
     basic_ok = sap_auth != "basic" or (sap_user and sap_password)
-    if env == "production" and not sap_destination and not (environ.get("SAP_URL") and basic_ok):
+    if env == "production" and calls_sap and not sap_destination and not (environ.get("SAP_URL") and basic_ok):
         raise ConfigError(
             "production needs SAP_URL and credentials (SAP_USER and SAP_PASSWORD, or SAP_AUTH=oauth2_client_credentials"
             " with SAP_OAUTH_*), or a destination bound in VCAP_SERVICES with the tag sap-destination"
@@ -293,15 +302,17 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError("DEV_IDP is for development only: its users sign in without a password; unset it")
     if not dev_idp and not jwks_url:
         raise ConfigError("DEV_IDP=false needs JWT_ISSUER and JWKS_URL (or an xsuaa binding): no one could sign in")
-    if env == "production" and not (
-        environ.get("SAP_USER_ASSERTION_KEY") or environ.get("SAP_USER_ASSERTION_KEY_FILE")
+    if (
+        env == "production"
+        and calls_sap
+        and not (environ.get("SAP_USER_ASSERTION_KEY") or environ.get("SAP_USER_ASSERTION_KEY_FILE"))
     ):
         # Without it every approval would be accepted and then die in the worker: refuse to start instead.
         raise ConfigError("production needs SAP_USER_ASSERTION_KEY (or _FILE): the key SAP trusts to act as users")
     paging_secret = environ.get("PAGING_SECRET", "")
     if paging_secret and len(paging_secret) < MIN_PAGING_SECRET:
         raise ConfigError(f"PAGING_SECRET must be at least {MIN_PAGING_SECRET} characters (a random string)")
-    if env == "production" and not paging_secret:
+    if env == "production" and calls_sap and not paging_secret:
         # A per-instance secret would make every cursor fail on the other instances.
         raise ConfigError("production needs PAGING_SECRET: one random secret shared by every instance signs cursors")
 
@@ -339,6 +350,19 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
     heartbeat_interval = _float(environ, "WORKER_HEARTBEAT_INTERVAL", defaults.worker_heartbeat_interval)
     if heartbeat_interval <= 0:
         raise ConfigError(f"WORKER_HEARTBEAT_INTERVAL must be a positive number of seconds, got {heartbeat_interval}")
+    for name, minimum in (
+        ("EVENTS_HEARTBEAT", 0.1),
+        ("EVENTS_RETAIN", 100.0),
+        ("EVENTS_WORKERS", 1.0),
+        ("WEBHOOK_MAX_ATTEMPTS", 1.0),
+        ("WEBHOOK_TIMEOUT", 1.0),
+        ("PUSH_SUBSCRIPTION_MAX_AGE", 3600.0),
+    ):
+        if name in environ and _float(environ, name, minimum) < minimum:
+            raise ConfigError(f"{name} must be at least {minimum:g}, got {environ[name]}")
+    if _float(environ, "EVENTS_HEARTBEAT", defaults.events_heartbeat) >= EVENTS_SILENCE_LIMIT:
+        # The reference app (events.js) takes 45 s of silence for a dead connection and reconnects.
+        raise ConfigError(f"EVENTS_HEARTBEAT must be below {EVENTS_SILENCE_LIMIT:g} s: clients drop a silent stream")
     otel_exporter = environ.get("OTEL_TRACES_EXPORTER") or defaults.otel_traces_exporter
     if otel_exporter not in ("otlp", "console", "none"):
         raise ConfigError(f"OTEL_TRACES_EXPORTER must be otlp, console or none, got {otel_exporter!r}")
@@ -430,6 +454,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         vapid_key_file=environ.get("VAPID_KEY_FILE", defaults.vapid_key_file),
         vapid_subject=environ.get("VAPID_SUBJECT", defaults.vapid_subject),
         push_ttl=_int(environ, "PUSH_TTL", defaults.push_ttl),
+        push_subscription_max_age=_int(environ, "PUSH_SUBSCRIPTION_MAX_AGE", defaults.push_subscription_max_age),
         webhook_max_attempts=_int(environ, "WEBHOOK_MAX_ATTEMPTS", defaults.webhook_max_attempts),
         webhook_backoff_base=_float(environ, "WEBHOOK_BACKOFF_BASE", defaults.webhook_backoff_base),
         webhook_backoff_max=_float(environ, "WEBHOOK_BACKOFF_MAX", defaults.webhook_backoff_max),

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -154,22 +154,27 @@ class PushSubscriptions(Repository):
             row = session.get(PushSubscriptionRow, subscription_id)
             return _to_subscription(row) if row is not None else None
 
-    def list_for_user(self, user_name: str) -> list[PushSubscription]:
-        """The user's subscriptions, oldest first."""
+    def list_for_user(self, user_name: str, *, renewed_since: datetime | None = None) -> list[PushSubscription]:
+        """The user's subscriptions, oldest first; with `renewed_since`, only those sent again since then."""
         query = (
             select(PushSubscriptionRow)
-            .where(PushSubscriptionRow.user_name == user_name)
+            .where(PushSubscriptionRow.user_name == user_name, *_renewed(renewed_since))
             .order_by(PushSubscriptionRow.created_at, PushSubscriptionRow.id)
         )
         with self._read() as session:
             return [_to_subscription(row) for row in session.execute(query).scalars()]
 
-    def all_active(self) -> list[PushSubscription]:
-        """Every subscription (all are active until a push service says one expired), loaded at once.
+    def all_active(self, *, renewed_since: datetime | None = None) -> list[PushSubscription]:
+        """Every subscription (until a push service says one expired), loaded at once; with `renewed_since`, only
+        those their app sent again since then (the roles and attributes stored with them are that recent).
 
         Fine for a plant's few hundred devices; page through them if that ever grows to many thousands.
         """
-        query = select(PushSubscriptionRow).order_by(PushSubscriptionRow.created_at, PushSubscriptionRow.id)
+        query = (
+            select(PushSubscriptionRow)
+            .where(*_renewed(renewed_since))
+            .order_by(PushSubscriptionRow.created_at, PushSubscriptionRow.id)
+        )
         with self._read() as session:
             return [_to_subscription(row) for row in session.execute(query).scalars()]
 
@@ -186,3 +191,7 @@ class PushSubscriptions(Repository):
                 .where(PushSubscriptionRow.id == subscription_id)
                 .values(last_sent_at=self._now())
             )
+
+
+def _renewed(since: datetime | None) -> list[ColumnElement[bool]]:
+    return [] if since is None else [PushSubscriptionRow.updated_at >= since]

@@ -188,8 +188,9 @@ class Webhooks(Repository):
             return _to_webhook(row) if row is not None else None
 
     def deactivate(self, webhook_id: str) -> Webhook:
-        """Stop delivering to it: it stays on record (its deliveries name it) and its pending deliveries are
-        cancelled. Deactivating one already inactive changes nothing. Raises `WebhookNotFound`."""
+        """Stop delivering to it: it stays on record (its deliveries name it); its pending and dead deliveries are
+        cancelled (a dead one could never be retried, and would keep the dead-delivery alert firing).
+        Deactivating one already inactive changes nothing. Raises `WebhookNotFound`."""
         with self._write_session() as session:
             row = session.get(WebhookRow, webhook_id, with_for_update=True)
             if row is None:
@@ -197,13 +198,13 @@ class Webhooks(Repository):
             if row.active:
                 row.active = False
                 now = self._now()
-                pending = session.execute(
+                open_ = session.execute(
                     select(WebhookDeliveryRow).where(
                         WebhookDeliveryRow.webhook_id == webhook_id,
-                        WebhookDeliveryRow.status == DeliveryStatus.PENDING.value,
+                        WebhookDeliveryRow.status.in_((DeliveryStatus.PENDING.value, DeliveryStatus.DEAD.value)),
                     )
                 ).scalars()
-                for delivery in pending:
+                for delivery in open_:
                     self._finish(delivery, DeliveryStatus.CANCELLED, now)
             return _to_webhook(row)
 

@@ -15,7 +15,7 @@ from typing import Any
 import redis
 import structlog
 
-from notifications.bus import EventBus, Published, parse_entries
+from notifications.bus import EventBus, Published, parse_entries, text
 from runtime.settings import Settings
 from workers.bootstrap import WorkerContext
 
@@ -43,19 +43,15 @@ def dispatch_backlog(connection: redis.Redis, settings: Settings) -> tuple[int, 
         groups: Any = connection.xinfo_groups(key)
     except redis.ResponseError:  # no stream yet
         return 0, 0.0
-    group = next((g for g in groups if _text(g.get("name")) == GROUP), None)
+    group = next((g for g in groups if text(g.get("name")) == GROUP), None)
     if group is None:
         return 0, 0.0
-    nxt: Any = connection.xrange(key, min=f"({_text(group['last-delivered-id'])}", count=1)
+    nxt: Any = connection.xrange(key, min=f"({text(group['last-delivered-id'])}", count=1)
     if not nxt:
         return 0, 0.0
     lag = group.get("lag")
-    oldest = max(0.0, time.time() - int(_text(nxt[0][0]).partition("-")[0]) / 1000)
+    oldest = max(0.0, time.time() - int(text(nxt[0][0]).partition("-")[0]) / 1000)
     return (int(lag) if lag is not None else 1), oldest
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class Dispatcher:
@@ -68,12 +64,12 @@ class Dispatcher:
         self.block_ms = block_ms
         self._group_ready = False
 
-    def _ensure_group(self) -> None:
+    def _ensure_group(self, start: str = "$") -> None:
         if self._group_ready:
             return
         try:
             # "$": a new group starts with what is published from now on, not the retained history.
-            self.context.redis.xgroup_create(self.key, GROUP, id="$", mkstream=True)
+            self.context.redis.xgroup_create(self.key, GROUP, id=start, mkstream=True)
         except redis.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
@@ -82,6 +78,19 @@ class Dispatcher:
     def pass_once(self) -> int:
         """Entries planned in this pass (claimed and new). Raises redis.RedisError."""
         self._ensure_group()
+        try:
+            return self._pass()
+        except redis.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            # Redis came back empty (no persistence): the group is gone. Made again from the start of the new
+            # stream, so what was published since the restart is still planned.
+            log.warning("notification_dispatch_group_recreated")
+            self._group_ready = False
+            self._ensure_group(start="0")
+            return 0
+
+    def _pass(self) -> int:
         connection, consumer = self.context.redis, self.context.name
         reply: Any = connection.xautoclaim(self.key, GROUP, consumer, CLAIM_AFTER_MS, "0-0", count=BATCH)
         claimed = reply[1]  # [next start id, entries, deleted ids]

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 import orjson
 import redis
@@ -24,7 +24,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from access.policy import Role
 from notifications import notices, presence
 from notifications.bus import DEFAULT_PREFIX as BUS_PREFIX
-from notifications.bus import EventBus
+from notifications.bus import EventBus, text
+from notifications.model import Notification
 from notifications.sap_events import order_notification
 from odata_clients.destinations import Principal
 from odata_clients.errors import SapError
@@ -34,6 +35,7 @@ from odata_clients.gateways.tasks import TasksGateway
 from store import PushSubscriptions
 from workers.bootstrap import WorkerContext
 from workers.lease import Lease
+from workers.push import renewed_since
 
 log = structlog.get_logger(__name__)
 
@@ -151,7 +153,8 @@ class InboxPoller:
         """The executives to poll: recently on an event stream, or with a push subscription."""
         names = set(presence.active(self.redis, Role.EXECUTIVE, self.window, prefix=self.presence_prefix))
         try:
-            names.update(s.user_name for s in self.subscriptions.all_active() if Role.EXECUTIVE in s.roles)
+            renewed = self.subscriptions.all_active(renewed_since=renewed_since(self.context.settings))
+            names.update(s.user_name for s in renewed if Role.EXECUTIVE in s.roles)
         except SQLAlchemyError as exc:
             # The streams' executives are still polled; the push-only ones wait for the database.
             log.warning("inbox_poll_subscriptions_unreadable", error=f"{type(exc).__name__}: {exc}")
@@ -281,13 +284,7 @@ class OrderPoller:
             known = self._states(change.order_id for _, change in new)
             for mark, change in new:
                 kind = self._kind(change, known.get(change.order_id), start.mark)
-                source = f"order:{change.order_id}:{mark}"
-                self.bus.publish(
-                    # A release is told as SAP's event tells it (with the operations' supervisors), a change as is.
-                    order_notification(self.orders, kind, change.order_id, source_event=source)
-                    if kind == "released"
-                    else notices.production_order(kind, change.order_id, change.plant, source_event=source)
-                )
+                self.bus.publish(self._notice(kind, change, source=f"order:{change.order_id}:{mark}"))
                 published += 1
             self._remember(change for _, change in new)
             checkpoint = checkpoint.advance((mark, change.order_id) for mark, change in rows)
@@ -298,6 +295,18 @@ class OrderPoller:
         if published:
             log.info("order_poll_published", published=published)
         return published
+
+    def _notice(self, kind: str, change: OrderChange, *, source: str) -> Notification:
+        """A release is told as SAP's event tells it (the operations' supervisors too), a change as it is. An order
+        SAP cannot show now (archived, locked) is told to its plant: the poll must not stall on it."""
+        plain = notices.production_order(kind, change.order_id, change.plant, source_event=source)
+        if kind != "released":
+            return plain
+        try:
+            return order_notification(self.orders, kind, change.order_id, source_event=source)
+        except SapError as exc:
+            log.warning("order_poller_release_plant_only", order=change.order_id, error=type(exc).__name__)
+            return plain
 
     def _first(self) -> None:
         newest = second(self.orders.newest_change())
@@ -332,7 +341,7 @@ class OrderPoller:
         if not ids:
             return {}
         values = self.redis.mget([self.state_key(order_id) for order_id in ids])
-        return {order_id: _text(value) == "1" for order_id, value in zip(ids, values, strict=True) if value is not None}
+        return {order_id: text(value) == "1" for order_id, value in zip(ids, values, strict=True) if value is not None}
 
     def _remember(self, changes: Iterable[OrderChange]) -> None:
         pipe = self.redis.pipeline(transaction=False)
@@ -348,10 +357,6 @@ def _released_lately(released_on: str | None, checkpoint_mark: str) -> bool:
         return False
     day_before = _moment(checkpoint_mark).date() - dt.timedelta(days=1)
     return released_on >= day_before.isoformat()
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 # -- the thread ----------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
@@ -78,18 +79,28 @@ def plan_push(context: WorkerContext, published: Published) -> None:
     audience = published.notification.audience
     if not audience.grants:
         return  # for webhooks only
+    try:
+        vapid.private_key(context.settings)
+    except vapid.PushUnavailable:
+        return  # push is off here (no VAPID key): nothing to send, and nothing to count as failed
     planned = f"{context.bus.key}:push-planned:{published.id}"
     queue = Queue(queues.NOTIFICATIONS, connection=context.redis)
-    for subscription in _candidates(PushSubscriptions(context.store.engine), audience):
+    since = renewed_since(context.settings)
+    for subscription in _candidates(PushSubscriptions(context.store.engine), audience, since):
         if audience.admits(owner(subscription)):
             _enqueue_once(context.redis, queue, planned, subscription.id, published.id)
 
 
-def _candidates(store: PushSubscriptions, audience: Audience) -> list[PushSubscription]:
+def renewed_since(settings: Settings) -> datetime:
+    """Subscriptions their app has not sent again since then push nothing: their stored rights may be stale."""
+    return datetime.now(UTC) - timedelta(seconds=settings.push_subscription_max_age)
+
+
+def _candidates(store: PushSubscriptions, audience: Audience, since: datetime) -> list[PushSubscription]:
     users = audience.users()
     if len(users) == len(audience.grants):  # named users only (writebacks, approvals): theirs, not everyone's
-        return [subscription for user in users for subscription in store.list_for_user(user)]
-    return store.all_active()
+        return [subscription for user in users for subscription in store.list_for_user(user, renewed_since=since)]
+    return store.all_active(renewed_since=since)
 
 
 def _enqueue_once(connection: redis.Redis, queue: Queue, planned: str, subscription_id: str, event_id: str) -> None:
@@ -148,7 +159,7 @@ def deliver(context: WorkerContext, subscription_id: str, event_id: str) -> str 
         return None
     store = PushSubscriptions(context.store.engine)
     subscription = store.get(subscription_id)
-    if subscription is None:
+    if subscription is None or subscription.updated_at < renewed_since(context.settings):
         log.info("push_subscription_gone")
         return None
     principal = owner(subscription)

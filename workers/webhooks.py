@@ -21,6 +21,7 @@ from rq import Queue
 from rq.job import Job, JobStatus
 
 from notifications import Published, signing
+from notifications.egress import not_public
 from notifications.stats import record
 from runtime.settings import Settings
 from store.webhooks import DeliveryNotFound, Webhook, WebhookDelivery, Webhooks
@@ -202,6 +203,8 @@ def _post(
     webhook: Webhook, delivery: WebhookDelivery, settings: Settings
 ) -> tuple[dict[str, Any] | None, float | None]:
     """POST the signed delivery; (None, None) on 2xx, else the error and the receiver's Retry-After (seconds)."""
+    if settings.is_production and (problem := not_public(webhook.url)):
+        return {"kind": "not_public", "status": None, "message": problem}, None
     body = orjson.dumps(delivery.payload, option=orjson.OPT_SORT_KEYS)
     timestamp = int(time.time())
     headers = {

@@ -11,6 +11,7 @@ from flask import current_app
 from access.policy import Role
 from app.api import enum_component
 from app.paging import PageArgsSchema, next_cursor_field, total_field
+from notifications.egress import not_public
 from notifications.types import NOTIFICATION_TYPES, valid_pattern
 from roles.common import INSTANT_RANGE, Instant, StrictSchema, free_text
 from roles.writebacks.schemas import WritebackSchema
@@ -101,10 +102,13 @@ def webhook_url(value: str) -> None:
         raise ma.ValidationError(f"not a URL: {exc}") from None
     if parsed.fragment or not parsed.hostname:
         raise ma.ValidationError("must be an absolute URL with a host and no #fragment")
+    production = current_app.extensions["settings"].is_production
     if parsed.scheme == "https":
+        if production and (problem := not_public(value)):
+            raise ma.ValidationError(f"must reach a public address: {problem}")
         return
     local = parsed.scheme == "http" and parsed.hostname in LOCAL_HOSTS
-    if local and not current_app.extensions["settings"].is_production:
+    if local and not production:
         return
     raise ma.ValidationError("must be an https:// URL (http:// only to localhost or 127.0.0.1, outside production)")
 

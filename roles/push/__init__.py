@@ -85,6 +85,7 @@ class Subscriptions(MethodView):
     @blp.doc(operationId="createPushSubscription")
     @blp.arguments(schemas.PushSubscriptionCreateSchema)
     @blp.response(201, schemas.PushSubscriptionSchema, description="Subscribed")
+    @blp.alt_response(404, schema=ErrorSchema, description="Web Push is not configured on this installation")
     @blp.alt_response(
         200, schema=schemas.PushSubscriptionSchema, description="Already the caller's: keys and roles refreshed"
     )
@@ -94,6 +95,10 @@ class Subscriptions(MethodView):
         Pushes follow the read rules as of subscribing (roles, plants, work centres): subscribe again after
         they change. An endpoint another user had subscribed becomes the caller's.
         """
+        try:
+            application_server_key(settings())  # no key: nothing could ever be pushed to it
+        except PushUnavailable as exc:
+            abort(404, message=str(exc))
         check_push_service(body["endpoint"], settings().is_production)
         principal = current_principal()
         subscription, created = subscriptions().subscribe(

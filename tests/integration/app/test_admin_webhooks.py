@@ -114,7 +114,12 @@ def test_plain_http_only_to_this_machine_and_never_in_production(
     admin_app.extensions["settings"] = admin_app.extensions["settings"].replace(env="production")
     refused = register(api, as_role(), url="http://localhost:9000/hook")
     assert refused.status_code == 422 and "url" in refused.json["errors"]["json"]
-    assert register(api, as_role()).status_code == 201  # https still is fine
+    # https still is fine, to a public address: an admin's URL must not reach inside (metadata, the intranet).
+    assert register(api, as_role(), url="https://93.184.215.14/hook").status_code == 201
+    for inside in ("https://169.254.169.254/latest/meta-data", "https://10.0.0.5/hook", "https://localhost/hook"):
+        refused = register(api, as_role(), url=inside)
+        assert refused.status_code == 422, inside
+        assert "not a public address" in str(refused.json["errors"]["json"]["url"])
 
 
 def test_only_the_integration_admin_may_touch_webhooks(api: FlaskClient, as_role: Headers) -> None:

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -216,14 +218,27 @@ def production_app(
     return migrated_app(settings)
 
 
-def test_production_without_a_key_has_push_off(production_app: Flask, tmp_path: Path) -> None:
-    response = production_app.test_client().get(PUBLIC_KEY, headers=bearer(production_app))
+def test_production_without_a_key_has_push_off(
+    production_app: Flask, push_service: PushService, tmp_path: Path
+) -> None:
+    client, headers = production_app.test_client(), bearer(production_app)
+    response = client.get(PUBLIC_KEY, headers=headers)
     assert response.status_code == 404
     assert "VAPID_PRIVATE_KEY" in response.json["message"]
+    # Nothing could ever be pushed to a subscription: refused too, not stored to fail at every event.
+    fcm = {**push_service.subscriber().subscription_json(), "endpoint": "https://fcm.googleapis.com/fcm/send/dG9rZW4"}
+    refused = client.post(SUBSCRIPTIONS, json=fcm, headers=headers)
+    assert refused.status_code == 404 and "VAPID_PRIVATE_KEY" in refused.json["message"]
     assert not (tmp_path / "vapid.pem").exists()  # production never invents a key
 
 
 def test_production_accepts_only_browser_push_services(production_app: Flask, push_service: PushService) -> None:
+    key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    production_app.extensions["settings"] = production_app.extensions["settings"].replace(
+        vapid_private_key=key.decode()
+    )
     client, headers = production_app.test_client(), bearer(production_app)
     body = push_service.subscriber().subscription_json()
     local = client.post(SUBSCRIPTIONS, json=body, headers=headers)  # the stand-in: http to this machine

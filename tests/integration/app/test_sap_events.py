@@ -184,6 +184,13 @@ def test_unknown_types_and_objects_gone_in_sap_are_ignored(client: FlaskClient, 
     assert response.json == {"received": 1, "duplicates": 0, "ignored": 1, "published": 0}
     assert published(bus, unknown) == [] and published(bus, gone) == []
 
+    # A well-formed event without the key its type needs would fail the same way on every redelivery: it is
+    # acknowledged, logged and counted as failed, not refused forever.
+    keyless = cloud_event(RELEASED, {})
+    response = deliver(client, keyless)
+    assert response.status_code == 202, response.json
+    assert response.json == {"received": 1, "duplicates": 0, "ignored": 1, "published": 0}
+
 
 @pytest.mark.parametrize(
     ("change", "named"),
@@ -192,9 +199,8 @@ def test_unknown_types_and_objects_gone_in_sap_are_ignored(client: FlaskClient, 
         ({"id": ""}, "id"),
         ({"specversion": "0.3"}, "specversion"),
         ({"data": ["1000123"]}, "data must be a JSON object"),
-        ({"data": {}}, "ProductionOrder"),
     ],
-    ids=["no-id", "empty-id", "specversion-0.3", "data-not-an-object", "data-without-the-key"],
+    ids=["no-id", "empty-id", "specversion-0.3", "data-not-an-object"],
 )
 def test_a_malformed_event_is_400_naming_the_problem(
     client: FlaskClient, bus: EventBus, change: dict[str, Any], named: str

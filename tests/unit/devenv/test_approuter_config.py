@@ -7,9 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from devenv import approuter
+from runtime.settings import ConfigError, from_env
 
 ROOT = Path(__file__).resolve().parents[3]
 MANIFEST = yaml.safe_load((ROOT / "manifest.yml").read_text())
@@ -38,9 +40,17 @@ def test_the_event_stream_shares_the_apis_host_and_its_bus_and_issuer() -> None:
     assert [r["route"] for r in events["routes"]] == ["((api_host))/api/v1/events"]
     assert "gunicorn_events.conf.py" in events["command"] and "app.event_stream:create_app()" in events["command"]
     assert set(events["services"]) <= set(api["services"]) and any("xsuaa" in s for s in events["services"])
-    # from_env's production checks apply to every process: the stream gets the same required values.
-    for name in ("SAP_URL", "SAP_USER_ASSERTION_KEY", "PAGING_SECRET"):
-        assert events["env"][name] == api["env"][name]
+    # It never calls SAP: none of SAP's credentials, the assertion key or the paging secret on an internet-facing app.
+    assert not {"SAP_URL", "SAP_USER", "SAP_PASSWORD", "SAP_USER_ASSERTION_KEY", "PAGING_SECRET"} & set(events["env"])
+    environ = {
+        **{k: str(v) for k, v in events["env"].items()},
+        "JWT_ISSUER": "https://x/oauth/token",
+        "JWKS_URL": "https://x/token_keys",
+        "REDIS_URL": "redis://r:6379/0",
+    }
+    assert from_env(environ, calls_sap=False).is_production  # starts with what the manifest gives it
+    with pytest.raises(ConfigError, match="SAP_URL"):
+        from_env(environ)  # the API's own checks would refuse it
 
 
 def test_every_route_to_the_api_needs_a_sign_in_and_api_writes_need_csrf() -> None:

@@ -6,7 +6,7 @@
 import { Api, ApiError } from "./api.js";
 import { forget, lastUser, remember, signIn } from "./auth.js";
 import { LiveEvents } from "./events.js";
-import { unsubscribe as stopPushes } from "./push.js";
+import { renew as renewPushes, unsubscribe as stopPushes } from "./push.js";
 import { button, format, h, replace, strip, title } from "./ui.js";
 import { describe, forgetTracked, Tracker } from "./writebacks.js";
 import activity from "./activity.js";
@@ -57,6 +57,7 @@ async function boot() {
     tracker.follow(events);
     events.on("*", heard);
     events.start();
+    renewPushes(api); // the API pushes by this sign-in's roles and plants
   }
   shell(me, screens, session);
   tracker.on((item) => {

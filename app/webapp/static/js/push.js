@@ -56,6 +56,14 @@ async function subscribe(api) {
   }
 }
 
+/** A subscription this browser already has, sent again: the API pushes by the roles and plants of the last
+ * time it heard from us, and forgets a subscription it has not heard of for PUSH_SUBSCRIPTION_MAX_AGE. */
+export async function renew(api) {
+  if (!pushSupported() || Notification.permission !== "granted") return;
+  const subscription = await current().catch(() => null);
+  if (subscription) await api.request("POST", "push/subscriptions", { body: subscription.toJSON() }).catch(() => {});
+}
+
 /** Off in the browser and at the API (sign-out too: the next user of this device gets none of ours). */
 export async function unsubscribe(api) {
   if (!pushSupported()) return;
