@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 import marshmallow as ma
 
@@ -230,3 +231,27 @@ class Instant(ma.fields.DateTime):
         if not EARLIEST_INSTANT <= utc <= LATEST_INSTANT:
             raise self.make_error("range")
         return utc
+
+
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+_VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
+
+
+def outbound_url(value: str, *, production: bool) -> str:
+    """A URL the workers may call (a push endpoint, a webhook): absolute, visible ASCII, no credentials or
+    fragment, https; http only to this machine outside production (a stand-in or a receiver under development).
+    Raises `ma.ValidationError` saying which rule it breaks."""
+    if not _VISIBLE_ASCII.fullmatch(value):
+        raise ma.ValidationError("must be a URL of visible ASCII characters (no spaces)")
+    try:
+        parts = urlsplit(value)
+        host, _ = parts.hostname, parts.port  # port: raises ValueError when not a number in range
+    except ValueError as exc:
+        raise ma.ValidationError(f"not a URL: {exc}") from None
+    if parts.scheme not in ("https", "http") or not host:
+        raise ma.ValidationError("must be an absolute https:// URL with a host")
+    if parts.username is not None or parts.password is not None or parts.fragment:
+        raise ma.ValidationError("must not carry credentials or a #fragment")
+    if parts.scheme == "http" and (production or host not in LOCAL_HOSTS):
+        raise ma.ValidationError("must be https:// (http:// only to localhost or 127.0.0.1, outside production)")
+    return value

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 import marshmallow as ma
 from flask import current_app
@@ -13,7 +12,7 @@ from app.api import enum_component
 from app.paging import PageArgsSchema, next_cursor_field, total_field
 from notifications.egress import not_public
 from notifications.types import NOTIFICATION_TYPES, valid_pattern
-from roles.common import INSTANT_RANGE, Instant, StrictSchema, free_text
+from roles.common import INSTANT_RANGE, Instant, StrictSchema, free_text, outbound_url
 from roles.writebacks.schemas import WritebackSchema
 from store import DeliveryStatus
 
@@ -80,7 +79,6 @@ class AuditPageSchema(ma.Schema):
 
 # -- outbound webhooks ----------------------------------------------------------------------------------------
 
-LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 MAX_URL = 2048
 MAX_EVENT_TYPES = 50
 EVENT_TYPES_HELP = (
@@ -92,25 +90,11 @@ DELIVERY_STATUSES = [status.value for status in DeliveryStatus]
 
 
 def webhook_url(value: str) -> None:
-    """https, or http to this machine outside production (a receiver under development)."""
-    if any(char <= " " or char == "\x7f" for char in value):
-        raise ma.ValidationError("must not contain spaces or control characters")
-    try:
-        parsed = urlsplit(value)
-        parsed.port  # noqa: B018  # raises on a port that is not a number in range
-    except ValueError as exc:
-        raise ma.ValidationError(f"not a URL: {exc}") from None
-    if parsed.fragment or not parsed.hostname:
-        raise ma.ValidationError("must be an absolute URL with a host and no #fragment")
+    """https, or http to this machine outside production; in production only to a public address."""
     production = current_app.extensions["settings"].is_production
-    if parsed.scheme == "https":
-        if production and (problem := not_public(value)):
-            raise ma.ValidationError(f"must reach a public address: {problem}")
-        return
-    local = parsed.scheme == "http" and parsed.hostname in LOCAL_HOSTS
-    if local and not production:
-        return
-    raise ma.ValidationError("must be an https:// URL (http:// only to localhost or 127.0.0.1, outside production)")
+    outbound_url(value, production=production)
+    if production and (problem := not_public(value)):
+        raise ma.ValidationError(f"must reach a public address: {problem}")
 
 
 def event_type_pattern(value: str) -> None:

@@ -3,39 +3,23 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
 
 import marshmallow as ma
 from cryptography.hazmat.primitives.asymmetric import ec
+from flask import current_app
 
-from roles.common import StrictSchema
+from roles.common import StrictSchema, outbound_url
 from runtime.vapid import b64url_decode
 
 MAX_ENDPOINT = 2048  # push services' endpoints are a few hundred characters
-LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 P256DH_BYTES = 65  # an uncompressed P-256 point (RFC 8291)
 AUTH_BYTES = 16  # the authentication secret (RFC 8291)
 _VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
 
 
-class PushEndpoint(ma.validate.Validator):
-    """An absolute https URL without credentials or fragment; http only to this machine (a local stand-in)."""
-
-    def __call__(self, value: str) -> str:
-        if not _VISIBLE_ASCII.fullmatch(value):
-            raise ma.ValidationError("must be a URL of visible ASCII characters (no spaces)")
-        try:
-            parts = urlsplit(value)
-            host, _ = parts.hostname, parts.port  # port: raises ValueError when not a number
-        except ValueError as exc:
-            raise ma.ValidationError("not a valid URL") from exc
-        if parts.scheme not in ("https", "http") or not host:
-            raise ma.ValidationError("must be an absolute https URL, as the browser's PushSubscription gives it")
-        if parts.scheme == "http" and host not in LOCAL_HOSTS:
-            raise ma.ValidationError("must be https (http only to localhost, in development)")
-        if parts.username is not None or parts.password is not None or parts.fragment:
-            raise ma.ValidationError("must not carry credentials or a fragment")
-        return value
+def push_endpoint(value: str) -> str:
+    """As the browser's PushSubscription gives it; production narrows it to the browsers' push services (the view)."""
+    return outbound_url(value, production=current_app.extensions["settings"].is_production)
 
 
 class Base64UrlKey(ma.validate.Validator):
@@ -84,7 +68,7 @@ class PushSubscriptionCreateSchema(StrictSchema):
 
     endpoint = ma.fields.String(
         required=True,
-        validate=[ma.validate.Length(min=1, max=MAX_ENDPOINT), PushEndpoint()],
+        validate=[ma.validate.Length(min=1, max=MAX_ENDPOINT), push_endpoint],
         metadata={
             "description": "The push service URL of this browser (a secret: whoever knows it can push to it)",
             "example": "https://fcm.googleapis.com/fcm/send/dG9rZW4",

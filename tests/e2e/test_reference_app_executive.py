@@ -165,7 +165,8 @@ def test_executive_approves_a_requisition_then_two_at_once_and_forwards_one(
 
     # Forwarded, the task leaves the inbox: its screen says so instead of failing on the 404.
     open_inbox(phone)
-    press(phone, phone.find_element(By.CSS_SELECTOR, TASK_ROWS))
+    # The inbox may draw again as news arrives (a late count, SAP's echo): look the row up at the moment of the tap.
+    wait(phone, lambda driver: press(driver, driver.find_element(By.CSS_SELECTOR, TASK_ROWS)) or True)
     wait(phone, lambda driver: driver.find_elements(By.NAME, "forward-to"))
     forwarded = approval_id(phone.current_url)
     phone.find_element(By.NAME, "forward-to").send_keys("exec_ben")

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import redis
-from flask import Flask
 
+from app import create_app
 from notifications import EventBus, notices
 from notifications import stats as delivery_stats
+from runtime.settings import Settings
+from store import Store
 from store.webhooks import Webhooks
 from tests.integration.observability.test_metrics import scrape, value
 from workers.dispatcher import GROUP
 
+NOTIFICATIONS_DB = 13  # a Redis db of its own: no worker of another test reads this bus meanwhile
 
-def test_delivery_outcomes_backlog_and_webhook_outbox_are_scraped(obs_app: Flask) -> None:
+
+def test_delivery_outcomes_backlog_and_webhook_outbox_are_scraped(obs_settings: Settings, store: Store) -> None:
+    obs_app = create_app(
+        obs_settings.replace(redis_url=obs_settings.redis_url.rsplit("/", 1)[0] + f"/{NOTIFICATIONS_DB}")
+    )
     connection: redis.Redis = obs_app.extensions["redis"]
     bus = EventBus(connection)
     connection.delete(bus.key, delivery_stats.stats_key())
