@@ -25,6 +25,7 @@ GROUP = "dispatch"
 CLAIM_AFTER_MS = 60_000  # a pending entry this old belongs to a worker that died
 BLOCK_MS = 2_000
 BATCH = 50
+BACKLOG_CAP = 10_000  # events counted by the metric at most (a scrape must stay cheap)
 
 Planner = Callable[[WorkerContext, Published], None]
 
@@ -37,7 +38,11 @@ def default_planners() -> tuple[Planner, ...]:
 
 
 def dispatch_backlog(connection: redis.Redis, settings: Settings) -> tuple[int, float]:
-    """(events not yet handed to any worker, age in seconds of the oldest of them); (0, 0) before any worker ran."""
+    """(events not yet handed to any worker, age in seconds of the oldest of them); (0, 0) before any worker ran.
+
+    Counted from the group's last delivered id, not XINFO's `lag`, which Redis leaves empty whenever it cannot
+    tell (after trimming, for one); at most BACKLOG_CAP are counted.
+    """
     key = EventBus(connection, retain=settings.events_retain).key
     try:
         groups: Any = connection.xinfo_groups(key)
@@ -46,12 +51,11 @@ def dispatch_backlog(connection: redis.Redis, settings: Settings) -> tuple[int, 
     group = next((g for g in groups if text(g.get("name")) == GROUP), None)
     if group is None:
         return 0, 0.0
-    nxt: Any = connection.xrange(key, min=f"({text(group['last-delivered-id'])}", count=1)
-    if not nxt:
+    waiting: Any = connection.xrange(key, min=f"({text(group['last-delivered-id'])}", count=BACKLOG_CAP)
+    if not waiting:
         return 0, 0.0
-    lag = group.get("lag")
-    oldest = max(0.0, time.time() - int(text(nxt[0][0]).partition("-")[0]) / 1000)
-    return (int(lag) if lag is not None else 1), oldest
+    oldest = max(0.0, time.time() - int(text(waiting[0][0]).partition("-")[0]) / 1000)
+    return len(waiting), oldest
 
 
 class Dispatcher:

@@ -149,17 +149,25 @@ def test_executive_approves_a_requisition_then_two_at_once_and_forwards_one(
         ),
         timeout=60,
     )
-    assert sorted(r.get_attribute("data-task") for r in phone.find_elements(By.CSS_SELECTOR, results)) == sorted(chosen)
+    # The results redraw as each writeback's news arrives (the stream, or the poll): read them in one go.
+    shown = wait(
+        phone,
+        lambda driver: sorted(r.get_attribute("data-task") for r in driver.find_elements(By.CSS_SELECTOR, results)),
+    )
+    assert shown == sorted(chosen)
     for chosen_task in chosen:
         status, _, decisions = in_sap(live, chosen_task)
         assert (status, decisions) == ("COMPLETED", [("Approve", USER)])
 
     press(phone, phone.find_element(By.CSS_SELECTOR, 'a[href="#/approvals/decided"]'))
     wait(phone, lambda driver: heading(driver) == "Decided by me")
-    decided = {
-        row.get_attribute("href").rsplit("/", 1)[1]: row.text
-        for row in phone.find_elements(By.CSS_SELECTOR, "main .app-row")
-    }
+    decided = wait(
+        phone,
+        lambda driver: {
+            row.get_attribute("href").rsplit("/", 1)[1]: row.text
+            for row in driver.find_elements(By.CSS_SELECTOR, "main .app-row")
+        },
+    )
     assert sorted(decided) == sorted([task, *chosen]) and all("Approved" in text for text in decided.values())
     assert "Budget confirmed" in decided[task]
 
