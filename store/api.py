@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from store import audit
 from store.canonical import canonical_json, decode_cursor, encode_cursor, iso_utc, sha256_hex
-from store.db import Repository, make_engine, utcnow
+from store.db import Repository, make_engine, page_limit, utcnow
 from store.models import AuditRow, ChainHeadRow, CommandRow
 from store.records import (
     ENDINGS,
@@ -33,7 +33,6 @@ from store.records import (
     VerifyResult,
 )
 
-MAX_PAGE = 500
 # Statuses that hold a command's serialisation key: the next command of the same order waits for them.
 SERIALISED = (Status.RUNNING.value, Status.IN_DOUBT.value)
 ADMIN_ROLE = "IntegrationAdmin"
@@ -114,12 +113,6 @@ def _sap_fields(error: Mapping[str, Any] | None) -> tuple[int | None, str | None
         status if isinstance(status, int) and not isinstance(status, bool) else None,
         str(message) if message is not None else None,
     )
-
-
-def _limit(limit: int) -> int:
-    if limit < 1:
-        raise ValueError("limit must be at least 1")
-    return min(limit, MAX_PAGE)
 
 
 def _user_conditions(user: str, status: str | None) -> list[ColumnElement[bool]]:
@@ -310,27 +303,7 @@ class Store(Repository):
             return int(session.execute(select(func.count()).select_from(model).where(*conditions)).scalar_one())
 
     def _command_page(self, conditions: list[ColumnElement[bool]], limit: int, cursor: str | None) -> Page[Command]:
-        limit = _limit(limit)
-        if cursor is not None:
-            created, last_id = decode_cursor(cursor, (str, str))
-            created_at = datetime.fromisoformat(created)
-            conditions.append(
-                or_(
-                    CommandRow.created_at < created_at,
-                    and_(CommandRow.created_at == created_at, CommandRow.id < last_id),
-                )
-            )
-        query = (
-            select(CommandRow)
-            .where(*conditions)
-            .order_by(CommandRow.created_at.desc(), CommandRow.id.desc())
-            .limit(limit + 1)
-        )
-        with self._read() as session:
-            rows = [_to_command(row) for row in session.execute(query).scalars()]
-        items = rows[:limit]
-        next_cursor = encode_cursor(iso_utc(items[-1].created_at), items[-1].id) if len(rows) > limit else None
-        return Page(items, next_cursor)
+        return self._newest_first(CommandRow, _to_command, conditions, limit, cursor)
 
     # -- the worker --------------------------------------------------------------------------------
 
@@ -647,7 +620,10 @@ class Store(Repository):
         if scheduled_only:
             conditions.append(CommandRow.next_attempt_at.is_not(None))
         query = (
-            select(CommandRow).where(*conditions).order_by(CommandRow.created_at, CommandRow.id).limit(_limit(limit))
+            select(CommandRow)
+            .where(*conditions)
+            .order_by(CommandRow.created_at, CommandRow.id)
+            .limit(page_limit(limit))
         )
         with self._read() as session:
             return [_to_command(row) for row in session.execute(query).scalars()]
@@ -786,7 +762,7 @@ class Store(Repository):
         cursor: str | None = None,
     ) -> Page[AuditEvent]:
         """Audit events, newest first. `user` matches who acted or on whose behalf; `since` <= at < `until`."""
-        limit = _limit(limit)
+        limit = page_limit(limit)
         conditions = _audit_conditions(user, object, command_id, since, until)
         if cursor is not None:
             (before_id,) = decode_cursor(cursor, (int,))

@@ -11,17 +11,22 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import ColumnElement, Connection, Engine, and_, create_engine, event, or_, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
+
+from store.canonical import decode_cursor, encode_cursor, iso_utc
+from store.records import Page
 
 # Execution option that marks a connection as about to write: on SQLite its transaction starts with
 # BEGIN IMMEDIATE (takes the write lock up front) instead of a deferred BEGIN.
 WRITE_OPTION = "store_write"
 # How long a writer waits for its turn, like SQLite's busy timeout (connect_args["timeout"]) it stands in front of.
 WRITE_WAIT = 30.0
+MAX_PAGE = 500  # rows one list call returns at most
+T = TypeVar("T")
 
 
 def make_engine(database_url: str) -> Engine:
@@ -189,3 +194,34 @@ class Repository:
     def _read(self) -> Iterator[Session]:
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             yield session
+
+    def _newest_first(
+        self,
+        model: Any,
+        convert: Callable[[Any], T],
+        conditions: list[ColumnElement[bool]],
+        limit: int,
+        cursor: str | None,
+    ) -> Page[T]:
+        """One page of `model`'s rows (with `created_at` and `id`) newest first, after `cursor`: keyset paging."""
+        limit = page_limit(limit)
+        if cursor is not None:
+            created, last_id = decode_cursor(cursor, (str, str))
+            created_at = datetime.fromisoformat(created)
+            conditions = [
+                *conditions,
+                or_(model.created_at < created_at, and_(model.created_at == created_at, model.id < last_id)),
+            ]
+        query = select(model).where(*conditions).order_by(model.created_at.desc(), model.id.desc()).limit(limit + 1)
+        with self._read() as session:
+            rows = list(session.execute(query).scalars())
+            items = [convert(row) for row in rows[:limit]]
+        last = rows[limit - 1] if len(rows) > limit else None
+        return Page(items, encode_cursor(iso_utc(last.created_at), last.id) if last is not None else None)
+
+
+def page_limit(limit: int) -> int:
+    """A page size within 1..MAX_PAGE (ValueError below 1)."""
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    return min(limit, MAX_PAGE)

@@ -18,19 +18,17 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store.canonical import decode_cursor, encode_cursor, iso_utc
-from store.db import Repository
+from store.db import Repository, page_limit
 from store.models import WebhookDeliveryRow, WebhookRow
 from store.records import Page, StoreError
 
 SECRET_PREFIX = "whsec_"  # the Standard Webhooks form: whsec_ + base64 of the key's bytes
 SECRET_BYTES = 32
 ALL_TYPES = "*"
-MAX_PAGE = 500
 
 
 class DeliveryStatus(StrEnum):
@@ -142,12 +140,6 @@ def _delivery_conditions(status: str | None, webhook_id: str | None) -> list[Col
     if webhook_id is not None:
         conditions.append(WebhookDeliveryRow.webhook_id == webhook_id)
     return conditions
-
-
-def _limit(limit: int) -> int:
-    if limit < 1:
-        raise ValueError("limit must be at least 1")
-    return min(limit, MAX_PAGE)
 
 
 class Webhooks(Repository):
@@ -327,7 +319,7 @@ class Webhooks(Repository):
                 WebhookDeliveryRow.next_attempt_at <= now,
             )
             .order_by(WebhookDeliveryRow.next_attempt_at, WebhookDeliveryRow.id)
-            .limit(_limit(limit))
+            .limit(page_limit(limit))
         )
         with self._read() as session:
             return [_to_delivery(row) for row in session.execute(query).scalars()]
@@ -339,27 +331,7 @@ class Webhooks(Repository):
     ) -> Page[WebhookDelivery]:
         """Deliveries, newest first, keyset-paged like the store's lists."""
         conditions = _delivery_conditions(status, webhook_id)
-        if cursor is not None:
-            created, last_id = decode_cursor(cursor, (str, str))
-            created_at = datetime.fromisoformat(created)
-            conditions.append(
-                or_(
-                    WebhookDeliveryRow.created_at < created_at,
-                    and_(WebhookDeliveryRow.created_at == created_at, WebhookDeliveryRow.id < last_id),
-                )
-            )
-        limit = _limit(limit)
-        query = (
-            select(WebhookDeliveryRow)
-            .where(*conditions)
-            .order_by(WebhookDeliveryRow.created_at.desc(), WebhookDeliveryRow.id.desc())
-            .limit(limit + 1)
-        )
-        with self._read() as session:
-            rows = [_to_delivery(row) for row in session.execute(query).scalars()]
-        items = rows[:limit]
-        next_cursor = encode_cursor(iso_utc(items[-1].created_at), items[-1].id) if len(rows) > limit else None
-        return Page(items, next_cursor)
+        return self._newest_first(WebhookDeliveryRow, _to_delivery, conditions, limit, cursor)
 
     def count_deliveries(self, *, status: str | None = None, webhook_id: str | None = None) -> int:
         """How many deliveries `list_deliveries` pages through."""
