@@ -16,7 +16,10 @@ threads = _settings.gunicorn_threads
 # wait for a slot (runtime/sap.py): with SAP hung, the remaining threads still serve everything else.
 worker_class = "gthread"
 timeout = 60
-graceful_timeout = 20
+# On SIGTERM (a deploy, `cf scale`, `cf stop`) gunicorn stops accepting and gives the requests in flight this long:
+# below the 10 s after which Cloud Foundry kills the instance. Only a request stuck on a hung SAP for its whole
+# SAP_REQUEST_BUDGET could be cut; its client retries (a write's Idempotency-Key makes the retry the same command).
+graceful_timeout = 8
 accesslog = None  # the app writes one structured event per request itself
 
 

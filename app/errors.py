@@ -18,6 +18,7 @@ from access.preconditions import PreconditionFailed
 from odata_clients.errors import (
     ConcurrencyLimitError,
     SapAuthError,
+    SapDestinationError,
     SapError,
     SapLocked,
     SapNotFound,
@@ -166,6 +167,9 @@ def describe(error: DomainError) -> Problem:
     log.warning("sap_error_answered", kind=error.kind, sap_status=error.status, sap_code=error.code)
     if isinstance(error, SapAuthError):
         return Problem(502, "SAP refused the credentials of this service; an administrator must fix them")
+    if isinstance(error, SapDestinationError):
+        # Names the destination and what to fix (no URL, no credentials): the operator reads it in the app's report.
+        return Problem(502, f"the SAP destination cannot be used: {error.message}")
     return Problem(502, f"SAP answered unexpectedly: {error.message}")
 
 

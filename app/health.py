@@ -15,8 +15,7 @@ from flask.typing import ResponseReturnValue
 from flask_smorest import Blueprint
 
 from app.errors import ErrorSchema, error_body
-from odata_clients.destinations import BasicAuth, Destination
-from odata_clients.probe import sap_reachable
+from odata_clients.probe import destination_reachable
 from store.db import ping as ping_database
 
 log = structlog.get_logger(__name__)
@@ -50,12 +49,8 @@ def _check_database() -> str | None:
 
 
 def _check_sap() -> str | None:
-    destination: Destination = current_app.extensions["sap"].technical_http.destination
-    auth = destination.auth
-    basic = (auth.user, auth.password) if isinstance(auth, BasicAuth) else None
-    return sap_reachable(
-        destination.url, destination.client, basic, timeout=current_app.extensions["settings"].health_timeout
-    )
+    timeout = current_app.extensions["settings"].health_timeout
+    return destination_reachable(current_app.extensions["sap"].technical_http, timeout)
 
 
 CHECKS: dict[str, Callable[[], str | None]] = {

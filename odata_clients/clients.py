@@ -77,14 +77,14 @@ class ODataClient:
     def has_local_metadata(self) -> bool:
         return self._metadata is not None
 
-    @property
-    def url(self) -> str:
-        return self.http.destination.url + self.spec.path + "/"
+    def url(self, principal: Principal | None = None) -> str:
+        """The service root; with a destination from the Destination service, its URL comes with the first call."""
+        return self.http.base_url(principal) + self.spec.path + "/"
 
     def service(self, principal: Principal | None = None) -> Service:
         """A pyodata Service whose every call goes through SapHttp as `principal` (or the technical user)."""
         connection = self.http.connection(self.spec.path, principal)
-        return Service(self.url, self._ensure_schema(principal), connection, config=self._config)
+        return Service(self.url(principal), self._ensure_schema(principal), connection, config=self._config)
 
     def builder(self, principal: Principal | None = None) -> Service:
         """A pyodata Service that only builds requests (typed keys, $filter, $select, paths): reads are sent
@@ -94,7 +94,8 @@ class ODataClient:
         request executed by mistake fails loudly instead of going out without the caller's identity.
         """
         if self._builder is None:
-            self._builder = Service(self.url, self._ensure_schema(principal), _BuildOnly(), config=self._config)
+            schema = self._ensure_schema(principal)
+            self._builder = Service(self.url(principal), schema, _BuildOnly(), config=self._config)
         return self._builder
 
     def load(self, principal: Principal | None = None) -> None:
@@ -109,7 +110,7 @@ class ODataClient:
         # as long as a hung $metadata does, outside every bound; the cost is a few duplicate loads, once.
         connection = self.http.connection(self.spec.path, principal)
         try:
-            client = pyodata.Client(self.url, connection, config=self._config, metadata=self._metadata)
+            client = pyodata.Client(self.url(principal), connection, config=self._config, metadata=self._metadata)
         except SapError:
             raise
         except PyODataException as exc:

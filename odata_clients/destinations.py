@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 
 class AuthKind(enum.StrEnum):
@@ -14,6 +14,8 @@ class AuthKind(enum.StrEnum):
     BASIC = "basic"
     OAUTH2_CLIENT_CREDENTIALS = "oauth2_client_credentials"
     USER_PROPAGATION = "user_propagation"
+    # Whatever the destination service's destination says (Basic or OAuth2 client credentials): a technical call.
+    DESTINATION_SERVICE = "destination_service"
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,39 @@ class UserPropagation:
     kind = AuthKind.USER_PROPAGATION
 
 
-Auth = BasicAuth | OAuth2ClientCredentials | UserPropagation
+@dataclass(frozen=True)
+class Route:
+    """How one call reaches SAP: the system's URL and sap-client, the headers that authenticate it (SAP's and the
+    proxy's), and the proxy for on-premise systems. Resolved per call; never logged (the headers hold tokens)."""
+
+    url: str
+    client: str
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    proxy: str = ""  # http://host:port of the Connectivity service's proxy, for ProxyType OnPremise
+
+
+class RouteResolver(Protocol):
+    """Resolves a destination for a call (odata_clients.destination_service.DestinationService does, with BTP's
+    Destination and Connectivity services)."""
+
+    def route(self, principal: Principal | None) -> Route: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class DestinationServiceAuth:
+    """URL, sap-client and credentials come from SAP BTP's Destination service at call time (cached there).
+
+    `kind` is what the calls act as: DESTINATION_SERVICE (a technical destination) or USER_PROPAGATION (the
+    destination exchanges the caller's token, or propagates the principal through the Cloud Connector).
+    """
+
+    resolver: RouteResolver = field(repr=False)
+    kind: AuthKind = AuthKind.DESTINATION_SERVICE
+
+
+Auth = BasicAuth | OAuth2ClientCredentials | UserPropagation | DestinationServiceAuth
 
 
 @dataclass(frozen=True)
@@ -96,9 +130,11 @@ class Destination:
     def __post_init__(self) -> None:
         if not self.name:
             raise ValueError("Destination needs a name")
-        if not self.url.startswith(("http://", "https://")):
+        if isinstance(self.auth, DestinationServiceAuth) and not self.url:
+            pass  # the URL comes from the Destination service with each call's route
+        elif not self.url.startswith(("http://", "https://")):
             raise ValueError(f"Destination {self.name}: url must be http(s), got {self.url!r}")
-        if "@" in self.url.split("//", 1)[1].split("/", 1)[0]:
+        elif "@" in self.url.split("//", 1)[1].split("/", 1)[0]:
             raise ValueError(f"Destination {self.name}: put credentials in auth, not in the url")
         if self.max_attempts < 1 or self.max_concurrency < 1 or self.breaker_failure_threshold < 1:
             raise ValueError(

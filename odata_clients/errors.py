@@ -150,6 +150,13 @@ class SapCsrfError(SapAuthError):
     kind = "csrf"
 
 
+class SapDestinationError(SapError):
+    """The destination cannot be used as configured: missing in the Destination service, no URL, the wrong
+    Authentication type, no Connectivity binding for an on-premise system. An administrator must fix it."""
+
+    kind = "destination"
+
+
 class SapBusinessError(SapError):
     """SAP rejected the request for a business reason (400, 409, 422 ...) with its code and message."""
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextvars
 import http.cookiejar
 import random
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -25,8 +24,10 @@ from odata_clients.destinations import (
     AuthKind,
     BasicAuth,
     Destination,
+    DestinationServiceAuth,
     OAuth2ClientCredentials,
     Principal,
+    Route,
 )
 from odata_clients.errors import (
     CircuitOpenError,
@@ -44,6 +45,7 @@ from odata_clients.errors import (
     parse_sap_message_header,
 )
 from odata_clients.language import accept_language, current_language
+from odata_clients.oauth import ClientCredentialsToken, within_deadline
 from odata_clients.resilience import (
     RETRYABLE_STATUSES,
     BreakerState,
@@ -110,69 +112,6 @@ class _RejectAllCookies(http.cookiejar.DefaultCookiePolicy):
         return False
 
 
-class _ClientCredentialsToken:
-    """An OAuth2 client-credentials token, fetched with authlib and cached until shortly before expiry."""
-
-    def __init__(self, auth: OAuth2ClientCredentials, timeout: tuple[float, float], verify: bool | str) -> None:
-        self._auth = auth
-        self._timeout = timeout
-        self._verify = verify
-        self._lock = threading.Lock()
-        self._token = ""
-        self._expires_at = 0.0
-
-    def get(self, destination: str) -> str:
-        # Bounded by the caller's deadline: threads waiting here (a hung token endpoint) are outside the
-        # bulkhead, so an unbounded wait could hold every web thread.
-        budget = current_deadline()
-        if not self._lock.acquire(timeout=max(0.0, budget.remaining()) if budget is not None else -1):
-            raise SapTimeout(f"no OAuth2 token for {destination} within the request's budget", destination=destination)
-        try:
-            return self._get(destination)
-        finally:
-            self._lock.release()
-
-    def _get(self, destination: str) -> str:
-        if self._token and time.monotonic() < self._expires_at:
-            return self._token
-        from authlib.integrations.requests_client import OAuth2Session
-
-        session = OAuth2Session(self._auth.client_id, self._auth.client_secret, scope=self._auth.scope or None)
-        try:
-            token = session.fetch_token(
-                self._auth.token_url,
-                grant_type="client_credentials",
-                timeout=_within_deadline(self._timeout),
-                verify=self._verify,
-            )
-        except requests.RequestException as exc:
-            # The token endpoint is unreachable or slow: transient, not a credentials problem.
-            raise SapUnavailable(
-                f"OAuth2 token endpoint for {destination} did not answer ({type(exc).__name__})",
-                destination=destination,
-            ) from None
-        except Exception as exc:  # authlib raises several unrelated types; none may leak secrets
-            raise SapAuthError(
-                f"OAuth2 token request for {destination} failed ({type(exc).__name__})",
-                destination=destination,
-            ) from None
-        finally:
-            session.close()
-        self._token = str(token["access_token"])
-        # Refresh 30 s early so a token never expires in flight.
-        self._expires_at = time.monotonic() + max(0.0, float(token.get("expires_in", 300)) - 30.0)
-        return self._token
-
-
-def _within_deadline(timeouts: tuple[float, float]) -> tuple[float, float]:
-    """(connect, read) timeouts, each cut to the time the current deadline leaves (never zero: that means none)."""
-    budget = current_deadline()
-    if budget is None:
-        return timeouts
-    left = max(0.001, budget.remaining())
-    return min(timeouts[0], left), min(timeouts[1], left)
-
-
 def service_name(service_path: str) -> str:
     """`/sap/opu/odata/sap/API_X_SRV` -> `API_X_SRV`; the label logs and metrics use."""
     return service_path.rstrip("/").rsplit("/", 1)[-1].split(";", 1)[0]
@@ -237,9 +176,11 @@ class SapHttp:
             destination.name, destination.max_concurrency, destination.queue_timeout, destination.max_queued
         )
         self.csrf = CsrfManager()
-        self._oauth: _ClientCredentialsToken | None = None
+        self._base = ""  # the Destination service's URL for this destination, once known (base_url)
+        self._url_change_logged = False
+        self._oauth: ClientCredentialsToken | None = None
         if isinstance(destination.auth, OAuth2ClientCredentials):
-            self._oauth = _ClientCredentialsToken(
+            self._oauth = ClientCredentialsToken(
                 destination.auth,
                 (destination.connect_timeout, destination.read_timeout),
                 destination.verify_tls,
@@ -247,6 +188,8 @@ class SapHttp:
 
     def close(self) -> None:
         self._session.close()
+        if isinstance(self.destination.auth, DestinationServiceAuth):
+            self.destination.auth.resolver.close()
 
     # -- public API -------------------------------------------------------------------------------
 
@@ -283,14 +226,16 @@ class SapHttp:
         json: Any,
     ) -> requests.Response:
         method = method.upper()
-        full_url = self._absolute(url)
-        identity, auth_headers, basic = self._authenticate(principal)
+        identity, route, basic = self._authenticate(principal)
+        if not self._base:
+            self._base = self.destination.url or route.url
+        full_url = self._absolute(url, self._base)
         context = self.csrf.context(identity)
         base_headers = {k: v for k, v in (headers or {}).items() if v is not None}
         is_metadata = urlsplit(full_url).path.endswith("$metadata")
         if not _header(base_headers, "accept") and not is_metadata:
             base_headers["Accept"] = "application/json"
-        pairs = self._with_client(full_url, params)
+        pairs = self._with_client(full_url, params, route.client)
         # The caller's language for SAP's texts and messages; never for $metadata, parsed once for every caller.
         language = "" if is_metadata else current_language()
         if language:
@@ -309,10 +254,13 @@ class SapHttp:
             url=full_url,
             service=service,
             params=pairs,
-            headers={**base_headers, **auth_headers, CORRELATION_HEADER: current_request_id()},
+            headers={**base_headers, **route.headers, CORRELATION_HEADER: current_request_id()},
             data=data,
             json=json,
             basic=basic,
+            base=self._base,
+            client=route.client,
+            proxy=route.proxy,
             context=context,
             on_behalf_of=principal.user if principal else "",
         )
@@ -337,8 +285,7 @@ class SapHttp:
 
     # -- internals ----------------------------------------------------------------------------------
 
-    def _absolute(self, url: str) -> str:
-        base = self.destination.url
+    def _absolute(self, url: str, base: str) -> str:
         if url.startswith(("http://", "https://")):
             if not (url == base or url.startswith(base + "/") or url.startswith(base + "?")):
                 # Credentials must never travel to another host (e.g. a forged __next link).
@@ -348,29 +295,58 @@ class SapHttp:
             return url
         return base + "/" + url.lstrip("/")
 
-    def _with_client(self, url: str, params: Mapping[str, Any] | str | None) -> list[tuple[str, str]]:
+    def _with_client(self, url: str, params: Mapping[str, Any] | str | None, client: str) -> list[tuple[str, str]]:
         if isinstance(params, str):
             pairs = parse_qsl(params, keep_blank_values=True)
         else:
             pairs = [(str(k), str(v)) for k, v in (params or {}).items() if v is not None]
         in_url = {k for k, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True)}
         if "sap-client" not in in_url and not any(k == "sap-client" for k, _ in pairs):
-            pairs.append(("sap-client", self.destination.client))
+            pairs.append(("sap-client", client))
         return pairs
 
-    def _authenticate(self, principal: Principal | None) -> tuple[str, dict[str, str], tuple[str, str] | None]:
+    def base_url(self, principal: Principal | None = None) -> str:
+        """The SAP system's URL: the destination's, or the one the Destination service gave the first call.
+
+        Kept for the process's life once known (pyodata's request builders hold it); a URL changed in the BTP
+        cockpit takes a restart, while credentials follow the Destination service's cache.
+        """
+        if self.destination.url:
+            return self.destination.url
+        if not self._base:
+            self._base = self._authenticate(principal)[1].url
+        return self._base
+
+    def technical_route(self) -> tuple[Route, tuple[str, str] | None]:
+        """Where a technical call goes and how it authenticates (readiness probes); the Destination service may
+        be asked."""
+        return self._authenticate(None)[1:]
+
+    def _authenticate(self, principal: Principal | None) -> tuple[str, Route, tuple[str, str] | None]:
+        """Who the call acts as (the CSRF context), where it goes and its headers, and Basic credentials."""
         auth = self.destination.auth
+        static = Route(self.destination.url, self.destination.client)
         if isinstance(auth, BasicAuth):
-            return TECHNICAL_IDENTITY, {}, (auth.user, auth.password)
+            return TECHNICAL_IDENTITY, static, (auth.user, auth.password)
         if isinstance(auth, OAuth2ClientCredentials):
             assert self._oauth is not None
-            return TECHNICAL_IDENTITY, {"Authorization": f"Bearer {self._oauth.get(self.destination.name)}"}, None
-        if principal is None or not principal.token:
+            token = self._oauth.get(self.destination.name)
+            return TECHNICAL_IDENTITY, Route(static.url, static.client, {"Authorization": f"Bearer {token}"}), None
+        as_user = auth.kind is AuthKind.USER_PROPAGATION
+        if as_user and (principal is None or not principal.token):
             raise SapAuthError(
                 f"destination {self.destination.name} acts as the user: the call needs a Principal",
                 destination=self.destination.name,
             )
-        return f"user:{principal.user.upper()}", {"Authorization": f"Bearer {principal.token}"}, None
+        identity = f"user:{principal.user.upper()}" if as_user and principal is not None else TECHNICAL_IDENTITY
+        if isinstance(auth, DestinationServiceAuth):
+            route = auth.resolver.route(principal if as_user else None)
+            if self._base and route.url != self._base and not self._url_change_logged:
+                self._url_change_logged = True
+                log.warning("sap_destination_url_changed", destination=self.destination.name, note="restart to use it")
+            return identity, route, None
+        assert principal is not None
+        return identity, Route(static.url, static.client, {"Authorization": f"Bearer {principal.token}"}), None
 
     def _send_write(self, call: _Call, csrf_token: str) -> requests.Response:
         """A modifying call; its error says whether SAP may have applied it (never re-sent here either way)."""
@@ -382,19 +358,19 @@ class SapHttp:
 
     def _fetch_csrf(self, call: _Call, context: CsrfContext) -> str:
         metrics.SAP_CSRF_FETCHES.labels(self.destination.name).inc()
-        root = self._absolute(call.service).rstrip("/") + "/"
+        root = self._absolute(call.service, call.base).rstrip("/") + "/"
         fetch = _Call(
             method="HEAD",
             url=root,
             service=call.service,
-            params=self._with_client(root, None),
-            headers={
-                **{k: v for k, v in call.headers.items() if k.lower() in ("authorization", "x-correlationid")},
-                "X-CSRF-Token": "Fetch",
-            },
+            params=self._with_client(root, None, call.client),
+            headers={**{k: v for k, v in call.headers.items() if _authenticates(k)}, "X-CSRF-Token": "Fetch"},
             data=None,
             json=None,
             basic=call.basic,
+            base=call.base,
+            client=call.client,
+            proxy=call.proxy,
             context=context,
             on_behalf_of=call.on_behalf_of,
         )
@@ -482,7 +458,7 @@ class SapHttp:
 
     def _socket_timeouts(self, read_timeout: float) -> tuple[float, float]:
         """Connect and read timeouts cut to what the deadline leaves now, after any wait for a slot."""
-        return _within_deadline((self.destination.connect_timeout, read_timeout))
+        return within_deadline((self.destination.connect_timeout, read_timeout))
 
     def _attempt(self, call: _Call, headers: dict[str, str], attempt: int, read_timeout: float) -> requests.Response:
         """One HTTP exchange inside the bulkhead; logged and counted whether it answers or not."""
@@ -508,6 +484,7 @@ class SapHttp:
                     cookies=call.context.cookies,
                     timeout=self._socket_timeouts(read_timeout),
                     allow_redirects=False,
+                    proxies={"http": call.proxy, "https": call.proxy} if call.proxy else None,
                 )
                 span.answered(response.status_code)
         except requests.Timeout as exc:
@@ -644,6 +621,15 @@ class _Call:
     basic: tuple[str, str] | None
     context: CsrfContext
     on_behalf_of: str
+    base: str  # the SAP system's URL (the destination's, or the Destination service's)
+    client: str  # sap-client
+    proxy: str = ""  # the Connectivity proxy, for on-premise systems
+
+
+def _authenticates(header: str) -> bool:
+    """Headers a CSRF fetch carries along: the caller's identity, the proxy's, and the correlation id."""
+    name = header.lower()
+    return name in ("authorization", "proxy-authorization", "x-correlationid") or name.startswith("sap-connectivity-")
 
 
 class PyodataConnection:

@@ -38,3 +38,8 @@ SAP_REJECTED_LOCALLY = Counter(
     "Calls not sent to SAP: circuit open, concurrency limit reached, or the request's deadline passed.",
     ["destination", "reason"],
 )
+SAP_DESTINATION_LOOKUPS = Counter(
+    "sap_destination_lookups",
+    "Lookups of a destination in SAP BTP's Destination service, by HTTP status ('unreachable': no answer).",
+    ["destination", "status"],
+)

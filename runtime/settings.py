@@ -54,6 +54,14 @@ class Settings:
     sap_oauth_scope: str = ""
     # A BTP-style destination entry bound in VCAP_SERVICES (tag "sap-destination"); it wins over SAP_URL & co.
     sap_destination: Mapping[str, Any] | None = field(default=None, repr=False)
+    # SAP BTP: the destinations to look up in the bound Destination service (label "destination"), by name. The
+    # technical one serves every technical call; the user one (OAuth2JWTBearer, OAuth2SAMLBearerAssertion or
+    # PrincipalPropagation) the inbox, as the executive. OnPremise destinations go through the Connectivity
+    # service's proxy (label "connectivity"). Both bindings' credentials are kept here as SAP gave them.
+    sap_destination_name: str = ""
+    sap_user_destination_name: str = ""
+    destination_service: Mapping[str, Any] | None = field(default=None, repr=False)
+    connectivity_service: Mapping[str, Any] | None = field(default=None, repr=False)
     sap_max_attempts: int = 3  # attempts of an idempotent read (writes are never retried in the call)
     sap_breaker_threshold: int = 5  # consecutive failures that open the circuit breaker
     sap_breaker_recovery: float = 30.0  # seconds before a half-open probe
@@ -99,6 +107,9 @@ class Settings:
     # Each worker marks the commands it runs as alive this often (in the database); a running command whose
     # heartbeat is 1.5 intervals old is reclaimed from its dead worker (workers/heartbeat.py).
     worker_heartbeat_interval: float = 5.0
+    # Asked to stop (SIGTERM: a deploy, `cf scale`), a worker finishes its job, or after this many seconds hands it
+    # back to the other workers and exits: below the 10 s after which Cloud Foundry kills it.
+    worker_stop_grace: float = 7.0
     # Acting as the user in SAP (task commands): a key SAP trusts signs a short-lived assertion for the user.
     sap_user_assertion_key_file: str = ""  # empty: the development identity provider's key (development only)
     sap_user_assertion_key: str = field(default="", repr=False)  # the same JWK as JSON text (Cloud Foundry)
@@ -235,6 +246,36 @@ def _bound_credentials(services: Mapping[str, list[dict[str, Any]]], *labels: st
     return None
 
 
+def _bound_by_label(services: Mapping[str, list[dict[str, Any]]], label: str) -> dict[str, Any] | None:
+    """Credentials of the first binding of the service offering `label` (SAP's destination, connectivity)."""
+    for binding in services.get(label, []):
+        if isinstance(binding.get("credentials"), dict):
+            return dict(binding["credentials"])
+    return None
+
+
+def _required(credentials: Mapping[str, Any], label: str, *names: str) -> None:
+    missing = [name for name in names if not credentials.get(name)]
+    if missing:
+        raise ConfigError(f"the {label} binding in VCAP_SERVICES lacks {', '.join(missing)}")
+
+
+# A user-provided service (`cf create-user-provided-service sapext-secrets -p '{...}'`) whose credentials are read
+# like environment variables, by their names: secrets stay out of manifest.yml and `cf env` shows them redacted.
+SECRETS_BINDING = "sapext-secrets"
+
+
+def _with_bound_secrets(environ: Mapping[str, str], services: Mapping[str, list[dict[str, Any]]]) -> dict[str, str]:
+    """`environ` over the secrets binding's credentials (the environment wins); JSON values become JSON text."""
+    bound = _bound_credentials(services, SECRETS_BINDING) or {}
+    values = {
+        str(name): value if isinstance(value, str) else json.dumps(value)
+        for name, value in bound.items()
+        if str(name).isupper() and value is not None
+    }
+    return {**values, **environ}
+
+
 def _redis_url_from(credentials: Mapping[str, Any]) -> str | None:
     if credentials.get("uri"):
         return str(credentials["uri"])
@@ -258,6 +299,7 @@ def from_env(environ: Mapping[str, str] | None = None, *, calls_sap: bool = True
     defaults = Settings()
     services = _vcap_services(environ)
     application = _vcap_application(environ)
+    environ = _with_bound_secrets(environ, services)
 
     redis_url = environ.get("REDIS_URL")
     if not redis_url and (creds := _bound_credentials(services, "redis")):
@@ -283,11 +325,39 @@ def from_env(environ: Mapping[str, str] | None = None, *, calls_sap: bool = True
     sap_destination = _bound_credentials(services, "sap-destination")
     if sap_auth == "oauth2_client_credentials" and not all(oauth.values()) and not sap_destination:
         raise ConfigError("SAP_AUTH=oauth2_client_credentials needs SAP_OAUTH_TOKEN_URL, _CLIENT_ID and _CLIENT_SECRET")
+    destination_name = environ.get("SAP_DESTINATION_NAME", "")
+    user_destination_name = environ.get("SAP_USER_DESTINATION_NAME", "")
+    destination_service = _bound_by_label(services, "destination")
+    connectivity_service = _bound_by_label(services, "connectivity")
+    if (destination_name or user_destination_name) and calls_sap:
+        if destination_service is None:
+            raise ConfigError(
+                "SAP_DESTINATION_NAME and SAP_USER_DESTINATION_NAME need SAP BTP's Destination service bound "
+                "(a binding with the label destination in VCAP_SERVICES)"
+            )
+        _required(destination_service, "destination", "uri", "url", "clientid", "clientsecret")
+        if not destination_name:
+            raise ConfigError("SAP_USER_DESTINATION_NAME needs SAP_DESTINATION_NAME (the technical destination) too")
+        if not user_destination_name and _bool(environ, "SAP_INBOX_USER_PROPAGATION", True):
+            raise ConfigError(
+                "SAP_DESTINATION_NAME needs SAP_USER_DESTINATION_NAME too: the destination the inbox uses as the "
+                "executive (OAuth2JWTBearer, OAuth2SAMLBearerAssertion or PrincipalPropagation)"
+            )
+    if connectivity_service is not None and calls_sap:
+        _required(connectivity_service, "connectivity", "onpremise_proxy_host", "clientid", "clientsecret")
+        if not (
+            connectivity_service.get("onpremise_proxy_http_port") or connectivity_service.get("onpremise_proxy_port")
+        ):
+            raise ConfigError("the connectivity binding in VCAP_SERVICES lacks onpremise_proxy_http_port")
+        if not (connectivity_service.get("token_service_url") or connectivity_service.get("url")):
+            raise ConfigError("the connectivity binding in VCAP_SERVICES lacks token_service_url")
     basic_ok = sap_auth != "basic" or (sap_user and sap_password)
-    if env == "production" and calls_sap and not sap_destination and not (environ.get("SAP_URL") and basic_ok):
+    from_btp = bool(sap_destination or destination_name)
+    if env == "production" and calls_sap and not from_btp and not (environ.get("SAP_URL") and basic_ok):
         raise ConfigError(
-            "production needs SAP_URL and credentials (SAP_USER and SAP_PASSWORD, or SAP_AUTH=oauth2_client_credentials"
-            " with SAP_OAUTH_*), or a destination bound in VCAP_SERVICES with the tag sap-destination"
+            "production needs SAP_DESTINATION_NAME with the Destination service bound, or SAP_URL and credentials "
+            "(SAP_USER and SAP_PASSWORD, or SAP_AUTH=oauth2_client_credentials with SAP_OAUTH_*), or a destination "
+            "bound in VCAP_SERVICES with the tag sap-destination"
         )
 
     xsuaa = _bound_credentials(services, "xsuaa") or {}
@@ -357,6 +427,7 @@ def from_env(environ: Mapping[str, str] | None = None, *, calls_sap: bool = True
         ("WEBHOOK_MAX_ATTEMPTS", 1.0),
         ("WEBHOOK_TIMEOUT", 1.0),
         ("PUSH_SUBSCRIPTION_MAX_AGE", 3600.0),
+        ("WORKER_STOP_GRACE", 0.5),
     ):
         if name in environ and _float(environ, name, minimum) < minimum:
             raise ConfigError(f"{name} must be at least {minimum:g}, got {environ[name]}")
@@ -391,6 +462,10 @@ def from_env(environ: Mapping[str, str] | None = None, *, calls_sap: bool = True
         sap_oauth_client_secret=oauth["client_secret"],
         sap_oauth_scope=environ.get("SAP_OAUTH_SCOPE", ""),
         sap_destination=sap_destination,
+        sap_destination_name=destination_name,
+        sap_user_destination_name=user_destination_name,
+        destination_service=destination_service,
+        connectivity_service=connectivity_service,
         sap_max_attempts=_int(environ, "SAP_MAX_ATTEMPTS", defaults.sap_max_attempts),
         sap_breaker_threshold=_int(environ, "SAP_BREAKER_THRESHOLD", defaults.sap_breaker_threshold),
         sap_breaker_recovery=_float(environ, "SAP_BREAKER_RECOVERY", defaults.sap_breaker_recovery),
@@ -423,6 +498,7 @@ def from_env(environ: Mapping[str, str] | None = None, *, calls_sap: bool = True
         reconcile_interval=_float(environ, "RECONCILE_INTERVAL", defaults.reconcile_interval),
         reconcile_accepted_after=_float(environ, "RECONCILE_ACCEPTED_AFTER", defaults.reconcile_accepted_after),
         worker_heartbeat_interval=heartbeat_interval,
+        worker_stop_grace=_float(environ, "WORKER_STOP_GRACE", defaults.worker_stop_grace),
         sap_user_assertion_key_file=environ.get("SAP_USER_ASSERTION_KEY_FILE", ""),
         sap_user_assertion_key=environ.get("SAP_USER_ASSERTION_KEY", ""),
         sap_user_assertion_issuer=environ.get("SAP_USER_ASSERTION_ISSUER") or defaults.sap_user_assertion_issuer,

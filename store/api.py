@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, update
@@ -376,6 +376,23 @@ class Store(Repository):
                     CommandRow.status == Status.RUNNING.value,
                 )
                 .values(heartbeat_at=self._now())
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    def hand_back(self, runner: str, command_ids: Collection[str]) -> int:
+        """A stopping runner gives up these commands before it ends: they look abandoned at once, so the next
+        reconciler pass reclaims them (in doubt when a write had left, as for a worker that died). How many."""
+        if not command_ids:
+            return 0
+        with self._write_session() as session:
+            result = session.execute(
+                update(CommandRow)
+                .where(
+                    CommandRow.id.in_(list(command_ids)),
+                    CommandRow.runner == runner,
+                    CommandRow.status == Status.RUNNING.value,
+                )
+                .values(heartbeat_at=datetime(1970, 1, 1, tzinfo=UTC))
             )
             return int(getattr(result, "rowcount", 0) or 0)
 

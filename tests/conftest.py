@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -120,6 +122,77 @@ def mock_sap(mock_sap_server: MockSap) -> MockSap:
     """The shared mock SAP, reset to its seed data with no faults before the test."""
     mock_sap_server.reset()
     return mock_sap_server
+
+
+@dataclass
+class MockBtp:
+    """A running `python -m mock_btp` process: the Destination service API at url, the Connectivity proxy."""
+
+    url: str
+    proxy_url: str
+    process: subprocess.Popen[bytes]
+
+    def admin(self, path: str, method: str = "GET", **kwargs: Any) -> Any:
+        """Call /mock-admin/<path>; the JSON answer (None for an empty one); raises on an error status."""
+        response = requests.request(method, f"{self.url}/mock-admin/{path.lstrip('/')}", timeout=10, **kwargs)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_mock_btp(config: dict[str, Any], *args: str, port: int | None = None, timeout: float = 30.0) -> MockBtp:
+    """Start the BTP stand-ins with this configuration on free ports (or the API on `port`, when a mock SAP
+    must trust its issuer URL before it starts) and wait until both ports answer."""
+    port = port or free_port()
+    proxy_port = free_port()
+    fd, config_file = tempfile.mkstemp(prefix="mock-btp-", suffix=".json")
+    with os.fdopen(fd, "w") as file:
+        json.dump(config, file)
+    command = ["--host", "127.0.0.1", "--port", str(port), "--proxy-port", str(proxy_port), "--config", config_file]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mock_btp", *command, *args], cwd=ROOT, preexec_fn=die_with_parent
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"mock_btp exited with {process.returncode} before it was ready")
+            try:
+                if requests.get(f"{url}/health", timeout=1).status_code == 200:
+                    socket.create_connection(("127.0.0.1", proxy_port), timeout=1).close()
+                    return MockBtp(url=url, proxy_url=f"http://127.0.0.1:{proxy_port}", process=process)
+            except (requests.RequestException, OSError):  # not listening yet
+                pass
+            if time.monotonic() > deadline:
+                process.kill()
+                raise TimeoutError(f"mock_btp did not become ready within {timeout:.0f}s")
+            time.sleep(0.1)
+    finally:
+        os.unlink(config_file)  # read at start; a test may hold secrets in it
+
+
+@pytest.fixture
+def mock_btp_factory() -> Iterator[Callable[..., MockBtp]]:
+    """Start BTP stand-ins (`start_mock_btp` arguments); all are stopped at the end of the test."""
+    started: list[MockBtp] = []
+
+    def factory(config: dict[str, Any], *args: str, **kwargs: Any) -> MockBtp:
+        server = start_mock_btp(config, *args, **kwargs)
+        started.append(server)
+        return server
+
+    yield factory
+    for server in started:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

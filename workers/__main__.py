@@ -17,7 +17,7 @@ from rq.exceptions import StopRequested
 from workers import queues
 from workers.bootstrap import WorkerContext, bootstrap, set_context
 from workers.dispatcher import DispatcherThread
-from workers.heartbeat import HeartbeatThread, RqRegistrationThread
+from workers.heartbeat import HandBackOnStop, HeartbeatThread, RqRegistrationThread
 from workers.pollers import poller_threads
 from workers.reconciler import ReconcilerThread, reconcile_once
 from workers.watchdog import run_watchdog
@@ -139,6 +139,7 @@ def work(context: WorkerContext, registration: RqRegistrationThread, *, burst: b
     re-enqueued by the reconciler. So the process stays up, rebuilds its RQ worker and carries on.
     """
     stopping = _stop_on_signals()
+    HandBackOnStop(context, stopping).start()
     # A connection pool of RQ's own: RQ raises its socket timeout above the blocking dequeue's (55 s), which
     # must not become the reconciler's wait on a hung Redis.
     connection = redis.Redis.from_url(context.settings.redis_url)

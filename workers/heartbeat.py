@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 
 import redis
@@ -206,3 +207,41 @@ class RqRegistrationThread(threading.Thread):
                 log.debug("rq_registration_check_failed", error=type(exc).__name__)
                 return
         log.warning("rq_worker_registered_again", rq_worker=worker.name)
+
+
+class HandBackOnStop(threading.Thread):
+    """Once the process is asked to stop: if its job is still running after WORKER_STOP_GRACE seconds, hand the
+    command back to the other workers and end the process, before Cloud Foundry kills it 10 s after SIGTERM.
+
+    A handed-back command is reclaimed by the next reconciler pass, in doubt if its write had left (the next
+    attempt asks SAP before it writes again), exactly as if the worker had died, only without the wait for
+    its heartbeat to go stale. A job that ends within the grace period ends normally (RQ's warm shutdown).
+    """
+
+    def __init__(
+        self,
+        context: WorkerContext,
+        stopping: threading.Event,
+        running: RunningCommands = RUNNING,
+        exit: Callable[[int], object] = os._exit,
+    ) -> None:
+        super().__init__(name="hand-back-on-stop", daemon=True)
+        self.context = context
+        self.stopping = stopping
+        self.running = running
+        self.grace = context.settings.worker_stop_grace
+        self._exit = exit
+
+    def run(self) -> None:
+        self.stopping.wait()
+        time.sleep(self.grace)
+        ids = self.running.snapshot()
+        if not ids:
+            return  # the job ended; the process is finishing its clean-up
+        try:
+            handed = self.context.store.hand_back(self.context.name, ids)
+        except Exception as exc:  # the store is away: the heartbeat going stale hands them back instead
+            log.error("worker_hand_back_failed", commands=sorted(ids), error=f"{type(exc).__name__}: {exc}"[:300])
+            handed = 0
+        log.warning("worker_handed_back", commands=sorted(ids), handed=handed, grace_seconds=self.grace)
+        self._exit(0)

@@ -7,7 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from odata_clients.errors import SapAuthError, SapError, SapPreconditionFailed, SapProtocolError, SapRateLimited
+from odata_clients.errors import (
+    SapAuthError,
+    SapDestinationError,
+    SapError,
+    SapPreconditionFailed,
+    SapProtocolError,
+    SapRateLimited,
+)
 from store import Status
 
 
@@ -16,7 +23,8 @@ def classify(error: SapError) -> Status | None:
 
     412: someone changed the object since the user read it -> conflict. SAP refusing our credentials
     (401/403 on a technical or propagated call, a CSRF token refused even after a fresh fetch) is a
-    configuration problem, not the user's fault -> dead (an admin requeues it once fixed; the alert fires).
+    configuration problem, not the user's fault, and so is a destination that cannot be used (missing in the
+    Destination service, the wrong kind) -> dead (an admin requeues it once fixed; the alert fires).
     An answer we cannot interpret (protocol) may hide an applied change -> dead, for a person to look at.
     Everything else that is not transient (400 with SAP's message, 404, 428) is a rejection.
     """
@@ -24,7 +32,7 @@ def classify(error: SapError) -> Status | None:
         return None
     if isinstance(error, SapPreconditionFailed):
         return Status.CONFLICT
-    if isinstance(error, (SapAuthError, SapProtocolError)):
+    if isinstance(error, (SapAuthError, SapDestinationError, SapProtocolError)):
         return Status.DEAD
     return Status.REJECTED
 

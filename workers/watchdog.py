@@ -16,7 +16,9 @@ import requests
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
-from odata_clients.probe import sap_reachable
+from odata_clients.http import SapHttp
+from odata_clients.probe import destination_reachable
+from runtime.sap import technical_destination
 from runtime.settings import Settings
 from store import Store
 from workers.commands import CommandType
@@ -172,20 +174,19 @@ class Watchdog:
                 else _no_webhook
             )
         self.notify = notify
-        self.probe = probe or (
-            lambda: sap_reachable(
-                settings.sap_url,
-                settings.sap_client,
-                (settings.sap_user, settings.sap_password),
-                timeout=settings.health_timeout,
-            )
-        )
+        self.probe: Callable[[], str | None] = probe or self._probe_technical_destination(settings)
         self.clock = clock
         self.prefix = prefix
         self.instance = uuid.uuid4().hex
         # A leader that stops renewing (crash) hands over after three missed ticks, never sooner than 10 s.
         self.lease_ms = int(max(3 * self.interval, 10.0) * 1000)
         self.lease = Lease(connection, f"{prefix}:leader", self.lease_ms, self.instance)
+
+    @staticmethod
+    def _probe_technical_destination(settings: Settings) -> Callable[[], str | None]:
+        """The technical destination as the API's readiness probe sees it (Basic, OAuth or the Destination service)."""
+        http = SapHttp(technical_destination(settings))
+        return lambda: destination_reachable(http, settings.health_timeout)
 
     # -- leadership ------------------------------------------------------------------------------------
 

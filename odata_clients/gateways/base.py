@@ -67,7 +67,7 @@ class Gateway:
         """
         response = self.client.http.request(
             "GET",
-            urljoin(self.client.url, request.get_path()),
+            urljoin(self.client.url(self.principal), request.get_path()),
             service=self.client.spec.path,
             principal=self.principal,
             params=request.get_query_params(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections.abc import Collection
 
@@ -17,7 +18,7 @@ from tests.conftest import MockSap
 from tests.integration.workers.conftest import accept, confirm_payload, released_operation, supervisor_attributes
 from workers import queues
 from workers.bootstrap import WorkerContext
-from workers.heartbeat import HeartbeatThread, RqRegistrationThread, beating, stale_after
+from workers.heartbeat import HandBackOnStop, HeartbeatThread, RqRegistrationThread, beating, stale_after
 from workers.reconciler import ReconcilerThread, reconcile_once
 
 
@@ -69,6 +70,38 @@ def test_a_beating_worker_keeps_its_command_and_a_silent_one_loses_it_within_two
             time.sleep(0.02)
     # Nothing had been sent to SAP: handed back as accepted, to be started again.
     assert _status(fast, command_id) == Status.ACCEPTED
+
+
+def test_a_stopping_worker_hands_back_its_unfinished_command_after_the_grace_and_exits(
+    context: WorkerContext, trusting_sap: MockSap
+) -> None:
+    """SIGTERM (a deploy, `cf scale`) with a job still in SAP after WORKER_STOP_GRACE: the command is handed back
+    at once, in doubt since its write had left, not after the heartbeat's 1.5 intervals; the process ends."""
+    quick = dataclasses.replace(context, settings=context.settings.replace(worker_stop_grace=0.2))
+    mine = _running(quick, trusting_sap)
+    quick.store.sending(mine, quick.name)
+    theirs = _running(quick, trusting_sap, skip=40, runner="worker@elsewhere:1")
+    stopping, exits = threading.Event(), []
+    with beating(mine):
+        hand_back = HandBackOnStop(quick, stopping, exit=exits.append)
+        hand_back.start()
+        assert reconcile_once(quick) == 0  # not asked to stop: its heartbeat is fresh, nothing is reclaimed
+        stopping.set()
+        hand_back.join(5)
+    assert exits == [0]
+    assert reconcile_once(quick) == 1
+    assert _status(quick, mine) == Status.IN_DOUBT  # the next attempt asks SAP before it writes again
+    assert _status(quick, theirs) == Status.RUNNING  # another worker's command is not ours to hand back
+
+
+def test_a_worker_whose_job_ended_within_the_grace_hands_back_nothing(context: WorkerContext) -> None:
+    stopping, exits = threading.Event(), []
+    quick = dataclasses.replace(context, settings=context.settings.replace(worker_stop_grace=0.05))
+    hand_back = HandBackOnStop(quick, stopping, exit=exits.append)
+    hand_back.start()
+    stopping.set()
+    hand_back.join(5)
+    assert exits == []  # RQ's warm shutdown ends the process itself
 
 
 def test_the_heartbeat_marks_only_this_workers_running_commands(context: WorkerContext, trusting_sap: MockSap) -> None:
