@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The commands of the README: `python3 dev.py run`, `python3 dev.py test` and `python3 dev.py bench`.
+"""The commands of the README: `python3 dev.py run`, `cf`, `test` and `bench`.
 
 Standard library only: it runs before anything is installed. It creates `.venv` if needed,
 installs the pinned requirements when they changed, then hands over to the virtualenv.
@@ -82,6 +82,15 @@ def run() -> int:
     return 1  # not reached
 
 
+def cf() -> int:
+    """manifest.yml run like Cloud Foundry runs it (devenv/cf.py): each app's process types and instances over local
+    Redis, PostgreSQL and the BTP stand-ins; extra arguments go to `python -m devenv.cf` (--help lists them)."""
+    webapp_assets.ensure(required=False)
+    ensure_approuter()
+    os.execv(str(BIN / "python"), [str(BIN / "python"), "-m", "devenv.cf", *sys.argv[2:]])
+    return 1  # not reached
+
+
 def test() -> int:
     """Lint, type-check and run the whole test suite; extra arguments go to pytest."""
     webapp_assets.ensure(required=True)  # the reference app's browser tests need its design assets and axe-core
@@ -100,13 +109,16 @@ def bench() -> int:
     return _in_venv("-m", "bench", *sys.argv[2:])
 
 
-COMMANDS = {"run": run, "test": test, "bench": bench}
+COMMANDS = {"run": run, "cf": cf, "test": test, "bench": bench}
 
 if __name__ == "__main__":
     if sys.version_info < (3, 11):  # noqa: UP036 - dev.py runs on whatever python3 the user has
         sys.exit("dev.py: Python 3.11 or newer is required")
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
-        sys.exit("usage: python3 dev.py run | test [pytest arguments] | bench [--quick] [--only read|write]")
+        sys.exit(
+            "usage: python3 dev.py run | cf [--apps A,B] [--scale web=2,worker=3] [--on-premise] [--state FILE]"
+            " | test [pytest arguments] | bench [--quick] [--only read|write]"
+        )
     os.chdir(ROOT)
     ensure_venv()
     sys.exit(COMMANDS[sys.argv[1]]())

@@ -1,13 +1,15 @@
 """`python3 dev.py run`: Redis (unless REDIS_URL is set), mock SAP (unless SAP_URL is set), the API, one worker,
 the watchdog and, with Node.js, SAP's application router in front (sign-in through the development identity
-provider), on embedded defaults. A process that dies is restarted; Ctrl-C (or SIGTERM) stops them all."""
+provider), on embedded defaults. A process that dies is restarted; Ctrl-C (or SIGTERM) stops them all.
+
+DEV_BTP=true: SAP is reached as on SAP BTP, through mock_btp's Destination service (destinations S4HANA and
+S4HANA_USER, bound in VCAP_SERVICES) and its Connectivity proxy (OnPremise, principal propagation for the inbox)."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -15,11 +17,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 
 import requests
 
-from devenv import approuter
+from devenv import approuter, btp
+from devenv.procs import exit_status, ignore_stop_signals, interrupt_on_stop_signals, port_is_free
 from devenv.redis_server import SpawnedRedis, die_with_parent, spawn_redis, wait_for_port
 from runtime.settings import DEV_ISSUER, from_env
 
@@ -32,11 +34,6 @@ def _remove_default_store() -> None:
     for suffix in ("", "-wal", "-shm", ".writers"):  # .writers: store.db's writer-queue lock file
         path = database.with_name(database.name + suffix)
         path.unlink(missing_ok=True)
-
-
-def _port_is_free(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
 # A child that dies within this many seconds of its start failed quickly; after GIVE_UP_AFTER quick failures
@@ -80,15 +77,12 @@ class Child:
             pass
 
 
-def _status(code: int) -> str:
-    return f"{code} ({signal.Signals(-code).name})" if code < 0 else str(code)
-
-
 class Launcher:
     """Starts children in their own process groups so that shutdown order is ours, not the terminal's, and
     restarts any that dies (with back-off) until Ctrl-C."""
 
-    def __init__(self) -> None:
+    def __init__(self, label: str = "run") -> None:
+        self.label = label  # the prefix of its messages: which launcher speaks
         self.children: list[Child] = []
         self.redis: SpawnedRedis | None = None
         self.metrics_dir: str | None = None
@@ -123,7 +117,7 @@ class Launcher:
                     continue
                 if child.own_group:
                     child.signal(signal.SIGKILL)  # what it leaves behind (gunicorn's workers) would hold its port
-                self._schedule(child, f"exited with status {_status(code)} after {now - child.started:.0f}s", now)
+                self._schedule(child, f"exited with status {exit_status(code)} after {now - child.started:.0f}s", now)
             elif now >= child.restart_at:
                 try:
                     child.process = child.spawn()
@@ -133,9 +127,8 @@ class Launcher:
                     continue
                 child.started, child.restart_at = now, None
                 note = f"; {RESTART_NOTES[child.name]}" if child.name in RESTART_NOTES else ""
-                print(
-                    f"run: {child.name} restarted (pid {child.process.pid}, restart {child.restarts}){note}", flush=True
-                )
+                restarted = f"{child.name} restarted (pid {child.process.pid}, restart {child.restarts}){note}"
+                print(f"{self.label}: {restarted}", flush=True)
 
     def _schedule(self, child: Child, what: str, now: float) -> None:
         quick = now - child.started < QUICK_FAILURE
@@ -149,7 +142,7 @@ class Launcher:
         child.restarts += 1
         child.restart_at = now + delay
         print(
-            f"run: {child.name} {what}; restarting it in {delay:g}s (restart {child.restarts})",
+            f"{self.label}: {child.name} {what}; restarting it in {delay:g}s (restart {child.restarts})",
             file=sys.stderr,
             flush=True,
         )
@@ -164,8 +157,7 @@ class Launcher:
         if self.metrics_dir:
             shutil.rmtree(self.metrics_dir, ignore_errors=True)
 
-    @staticmethod
-    def _stop(children: list[Child]) -> None:
+    def _stop(self, children: list[Child]) -> None:
         for child in children:
             if child.process.poll() is None:
                 child.signal(signal.SIGTERM)
@@ -174,7 +166,7 @@ class Launcher:
             try:
                 child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                print(f"run: {child.name} did not stop in time; killing it", flush=True)
+                print(f"{self.label}: {child.name} did not stop in time; killing it", flush=True)
                 child.signal(signal.SIGKILL)
                 child.process.wait()
 
@@ -195,28 +187,25 @@ def _wait_ready(url: str, launcher: Launcher, timeout: float = 120.0) -> None:
 def main() -> int:
     env = dict(os.environ)
     port = int(env.setdefault("PORT", "8080"))
-    if not _port_is_free(port):
+    if not port_is_free(port):
         print(f"run: port {port} is taken; set PORT to a free one", file=sys.stderr)
         return 2
     env.setdefault("APP_ENV", "development")
     events_port = int(env.get("EVENTS_PORT", "8082"))  # the event stream's own process (app/event_stream.py)
-    if not _port_is_free(events_port):
+    if not port_is_free(events_port):
         print(f"run: port {events_port} is taken; set EVENTS_PORT to a free one", file=sys.stderr)
         return 2
     env.setdefault("EVENTS_URL", f"http://127.0.0.1:{events_port}/api/v1/events")
     router_port = int(env.get("APPROUTER_PORT", "5000"))  # 0: no router (benchmarks, several stacks at once)
     with_router = router_port != 0 and approuter.installed() and from_env(env).dev_idp_enabled
-    if with_router and not _port_is_free(router_port):
+    if with_router and not port_is_free(router_port):
         print(f"run: port {router_port} is taken; set APPROUTER_PORT to a free one", file=sys.stderr)
         return 2
+    # DEV_BTP: mock_btp's config (with the destinations' credentials) lives in a folder of the run's own.
+    btp_dir = tempfile.mkdtemp(prefix="sapext-btp-") if _dev_btp(env) else None
+    mock_btp = None
     launcher = Launcher()
-
-    def on_signal(signum: int, _: FrameType | None) -> None:
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, on_signal)
-
+    interrupt_on_stop_signals()
     try:
         if not env.get("REDIS_URL"):
             env["REDIS_URL"] = launcher.start_redis()
@@ -226,10 +215,12 @@ def main() -> int:
             _remove_default_store()
         if not env.get("SAP_URL"):
             mock_port = int(env.get("MOCK_SAP_PORT", "8081"))
-            if not _port_is_free(mock_port):
+            if not port_is_free(mock_port):
                 print(f"run: port {mock_port} is taken; set MOCK_SAP_PORT or SAP_URL", file=sys.stderr)
                 return 2
             env["SAP_URL"] = f"http://127.0.0.1:{mock_port}"
+            if btp_dir:
+                mock_btp = btp.plan_mock_btp(Path(btp_dir), env["SAP_URL"], on_premise=True)
             # The mock trusts the dev identity provider, so the executive's inbox is read as the executive.
             jwks = f"http://127.0.0.1:{port}/dev-idp/token_keys"
             mock_args = ["--host", "127.0.0.1", "--port", str(mock_port), "--trusted-issuer", DEV_ISSUER]
@@ -239,8 +230,15 @@ def main() -> int:
             mock_args += ["--event-webhook", f"http://127.0.0.1:{port}/api/v1/sap-events"]
             mock_args += ["--event-webhook-user", settings.sap_events_user]
             mock_args += ["--event-webhook-password", settings.sap_events_password]
+            if mock_btp:  # principal propagation: the Cloud Connector's stand-in signs the user's token for SAP
+                mock_args += btp.trust_args([(mock_btp.issuer, mock_btp.jwks_url)])
             launcher.start("mock_sap", [PYTHON, "-m", "mock_sap", *mock_args], env)
             wait_for_port("127.0.0.1", mock_port, timeout=120)
+        if btp_dir:
+            mock_btp = mock_btp or btp.plan_mock_btp(Path(btp_dir), env["SAP_URL"], on_premise=True)
+            # It accepts the dev identity provider's users (and the worker's assertions, signed with its key).
+            btp.start_mock_btp(launcher, mock_btp, [(DEV_ISSUER, f"http://127.0.0.1:{port}/dev-idp/token_keys")], env)
+            env.update(btp.dev_btp_env(mock_btp))
         # Every process writes its metrics into one folder, so /metrics adds them up (prometheus multiprocess).
         launcher.metrics_dir = tempfile.mkdtemp(prefix="sapext-metrics-")
         env["PROMETHEUS_MULTIPROC_DIR"] = launcher.metrics_dir
@@ -262,7 +260,7 @@ def main() -> int:
             )
             launcher.start("approuter", approuter.command(), router_env, approuter.APPROUTER)
         _wait_ready(f"{base}/health/ready", launcher)
-        print(_banner(base, env, router), flush=True)
+        print(_banner(base, env, router, mock_btp), flush=True)
         while True:
             launcher.supervise()
             time.sleep(0.5)
@@ -273,9 +271,10 @@ def main() -> int:
         print(f"run: {exc}; stopping the rest", file=sys.stderr)
         return 1
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+        ignore_stop_signals()  # a second Ctrl-C must not cut the clean-up short
         launcher.stop()
+        if btp_dir:
+            shutil.rmtree(btp_dir, ignore_errors=True)
         print("run: all processes stopped", flush=True)
 
 
@@ -284,7 +283,14 @@ def events_server_args(port: int, host: str = "127.0.0.1") -> list[str]:
     return ["-c", "gunicorn_events.conf.py", "--bind", f"{host}:{port}", "app.event_stream:create_app()"]
 
 
-def _banner(base: str, env: dict[str, str], router: str | None) -> str:
+def _dev_btp(env: dict[str, str]) -> bool:
+    return env.get("DEV_BTP", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _banner(base: str, env: dict[str, str], router: str | None, mock_btp: btp.MockBtp | None = None) -> str:
+    sap = env["SAP_URL"]
+    if mock_btp:
+        sap += f"   (through the Destination service {mock_btp.url} and the proxy {mock_btp.proxy_url})"
     token = ".venv/bin/flask --app wsgi dev-token"
     if router:
         sign_in = f"   Sign in        {router}   (SAP's application router; pick a user on the login page)"
@@ -301,7 +307,7 @@ def _banner(base: str, env: dict[str, str], router: str | None) -> str:
    Event stream   {env["EVENTS_URL"]}   (Server-Sent Events; the router serves it at /api/v1/events)
    API docs       {base}/docs         (OpenAPI: {base}/openapi.json)
    Readiness      {base}/health/ready
-   SAP (OData)    {env["SAP_URL"]}
+   SAP (OData)    {sap}
    Redis          {env["REDIS_URL"]}
 
  A token per role (development identity provider), from another terminal:
