@@ -16,6 +16,7 @@ from prometheus_client import REGISTRY
 
 from app.dev_idp import mint_token
 from odata_clients.connectivity import SapConnectivity
+from odata_clients.destination_service import CACHE_SECONDS, DestinationService, ServiceBinding
 from odata_clients.destinations import Principal
 from odata_clients.errors import SapAuthError, SapDestinationError
 from odata_clients.probe import destination_reachable
@@ -298,3 +299,22 @@ def test_the_proxy_refuses_a_token_it_did_not_issue(btp: MockBtp, btp_sap: MockS
         timeout=10,
     )
     assert response.status_code == 407
+
+
+def test_a_looked_up_destination_is_used_until_its_cache_time_then_asked_again(btp: MockBtp) -> None:
+    """SAP's Cloud SDK keeps a destination 5 minutes: a password changed in the cockpit is picked up within that."""
+    now = [1000.0]
+    binding = ServiceBinding(btp.url, f"{btp.url}/oauth/token", *DESTINATION_CLIENT)
+    service = DestinationService("S4_OAUTH", binding, clock=lambda: now[0])
+    btp.admin("reset-stats", "POST")
+    try:
+        first = service.route(None)
+        now[0] += CACHE_SECONDS - 31  # SAP's token (3600 s) outlives the cache time, which decides
+        assert service.route(None) == first
+        assert btp.admin("stats")["destination_lookups"] == {"S4_OAUTH": 1}
+        now[0] += 31
+        again = service.route(None)
+        assert btp.admin("stats")["destination_lookups"] == {"S4_OAUTH": 2}
+        assert again.headers["Authorization"] != first.headers["Authorization"]  # a new SAP token came with it
+    finally:
+        service.close()
