@@ -168,8 +168,9 @@ def describe(error: DomainError) -> Problem:
     if isinstance(error, SapAuthError):
         return Problem(502, "SAP refused the credentials of this service; an administrator must fix them")
     if isinstance(error, SapDestinationError):
-        # Names the destination and what to fix (no URL, no credentials): the operator reads it in the app's report.
-        return Problem(502, f"the SAP destination cannot be used: {error.message}")
+        # What to fix is the operator's business (the log has it); the caller learns whom to ask.
+        log.warning("sap_destination_unusable", destination=error.destination, error=error.message)
+        return Problem(502, f"the SAP destination {error.destination} cannot be used; an administrator must fix it")
     return Problem(502, f"SAP answered unexpectedly: {error.message}")
 
 

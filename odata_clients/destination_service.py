@@ -26,8 +26,9 @@ import structlog
 
 from odata_clients import metrics
 from odata_clients.destinations import OAuth2ClientCredentials, Principal, Route
-from odata_clients.errors import SapAuthError, SapDestinationError, SapUnavailable
+from odata_clients.errors import SapAuthError, SapDestinationError, SapError, SapTimeout, SapUnavailable
 from odata_clients.oauth import ClientCredentialsToken, within_deadline
+from odata_clients.resilience import current_deadline
 
 log = structlog.get_logger("odata_clients.destination_service")
 
@@ -59,9 +60,10 @@ class ServiceBinding:
 
 @dataclass(frozen=True)
 class _Found:
-    configuration: Mapping[str, Any]
-    auth_header: tuple[str, str] | None
-    expires_at: float
+    configuration: Mapping[str, Any] = field(repr=False)  # holds the destination's password or client secret
+    auth_header: tuple[str, str] | None = field(repr=False)
+    refresh_at: float  # ask the Destination service again from then on
+    usable_until: float  # its token's end: until then it still serves while the Destination service is away
 
 
 class DestinationService:
@@ -95,8 +97,10 @@ class DestinationService:
         self._proxy_token = connectivity.token(timeout, verify) if connectivity else None
         self._session = requests.Session()
         self._session.trust_env = False
+        self._session.verify = verify
         self._cache: OrderedDict[str, _Found] = OrderedDict()
         self._lock = threading.Lock()
+        self._fetching: dict[str, threading.Lock] = {}  # one lookup per key at a time; the others wait for it
 
     def route(self, principal: Principal | None) -> Route:
         user_token = ""
@@ -114,6 +118,12 @@ class DestinationService:
         proxy = ""
         if str(config.get("ProxyType") or "Internet") == "OnPremise":
             proxy = self._on_premise(config, headers, authentication, user_token)
+        elif authentication == "PrincipalPropagation":
+            raise SapDestinationError(
+                f"destination {self.name} has PrincipalPropagation, which needs ProxyType OnPremise (the Cloud "
+                "Connector maps the user)",
+                destination=self.name,
+            )
         client = str(config.get("sap-client") or self._default_client)
         return Route(url=url, client=client, headers=headers, proxy=proxy)
 
@@ -146,22 +156,55 @@ class DestinationService:
 
     # -- the lookup, cached per user token ----------------------------------------------------------------------
 
+    def refused_by_proxy(self) -> None:
+        """The Connectivity proxy answered 407 to our token (revoked, keys rotated): the next call gets a new one."""
+        if self._proxy_token is not None:
+            self._proxy_token.invalidate()
+
     def _found(self, user_token: str, principal: Principal | None) -> _Found:
         key = hashlib.sha256(user_token.encode()).hexdigest() if user_token else ""
-        now = self._clock()
+        cached = self._cached(key)
+        if cached is not None and self._clock() < cached.refresh_at:
+            return cached
         with self._lock:
-            cached = self._cache.get(key)
-            if cached is not None and now < cached.expires_at:
-                self._cache.move_to_end(key)
+            fetching = self._fetching.setdefault(key, threading.Lock())
+        # One lookup per key: when the cache runs out under load, one thread asks and the others wait for its
+        # answer (within their deadline), instead of every web thread asking a slow Destination service at once.
+        budget = current_deadline()
+        if not fetching.acquire(timeout=max(0.0, budget.remaining()) if budget is not None else -1):
+            if cached is not None and self._clock() < cached.usable_until:
                 return cached
-        # Looked up outside the lock: threads missing together may ask twice, none waits on another's call.
-        found = self._lookup(user_token, principal)
+            raise SapTimeout(f"no lookup of destination {self.name} within the request's budget", destination=self.name)
+        try:
+            fresh = self._cached(key)
+            if fresh is not None and self._clock() < fresh.refresh_at:
+                return fresh  # another thread looked it up while this one waited
+            try:
+                found = self._lookup(user_token, principal)
+            except SapUnavailable as exc:
+                if cached is None or self._clock() >= cached.usable_until:
+                    raise
+                # The Destination service is away but what it said last still works: keep using it.
+                log.warning("sap_destination_lookup_failed_using_cached", destination=self.name, error=exc.message)
+                return cached
+            with self._lock:
+                self._cache[key] = found
+                self._cache.move_to_end(key)
+                while len(self._cache) > MAX_CACHED:
+                    self._cache.popitem(last=False)
+            return found
+        finally:
+            fetching.release()
+            with self._lock:
+                if self._fetching.get(key) is fetching and not fetching.locked():
+                    del self._fetching[key]
+
+    def _cached(self, key: str) -> _Found | None:
         with self._lock:
-            self._cache[key] = found
-            self._cache.move_to_end(key)
-            while len(self._cache) > MAX_CACHED:
-                self._cache.popitem(last=False)
-        return found
+            found = self._cache.get(key)
+            if found is not None:
+                self._cache.move_to_end(key)
+            return found
 
     def _lookup(self, user_token: str, principal: Principal | None) -> _Found:
         body = self._get(user_token)
@@ -173,26 +216,38 @@ class DestinationService:
             )
         # Before its tokens: a destination of the wrong kind says so, not that it lacked a user token.
         self._check_kind(str(config.get("Authentication") or "NoAuthentication"))
-        lifetime = CACHE_SECONDS
+        token_lifetime = float("inf")
         header: tuple[str, str] | None = None
         tokens = body.get("authTokens") or []
         for token in tokens if isinstance(tokens, list) else []:
             if not isinstance(token, Mapping):
                 continue
             if token.get("error"):
-                who = f" for user {principal.user}" if principal is not None and user_token else ""
-                message = f"the destination service could not get a token of destination {self.name}{who}: "
-                # Without a user it is the destination's own setup (its token service, client or secret).
-                kind = SapAuthError if user_token else SapDestinationError
-                raise kind(message + str(token["error"])[:300], destination=self.name)
+                raise self._token_error(str(token["error"])[:300], user_token, principal)
             header = _auth_header(token)
             if token.get("expires_in"):
-                lifetime = min(lifetime, max(0.0, float(token["expires_in"]) - TOKEN_MARGIN))
+                token_lifetime = max(0.0, float(token["expires_in"]) - TOKEN_MARGIN)
         if header is None and config.get("Authentication") == "BasicAuthentication" and config.get("User"):
             # Older landscapes answer Basic destinations without authTokens: the properties carry the password.
             pair = f"{config['User']}:{config.get('Password', '')}".encode()
             header = ("Authorization", "Basic " + base64.b64encode(pair).decode())
-        return _Found(config, header, self._clock() + lifetime)
+        now = self._clock()
+        return _Found(config, header, now + min(CACHE_SECONDS, token_lifetime), now + token_lifetime)
+
+    def _token_error(self, error: str, user_token: str, principal: Principal | None) -> SapError:
+        """The Destination service could not get the destination's token. For a user, SAP (or its trust) refused
+        them: their 401, which the inbox reports to them by name. Without one, the destination's token service
+        failed, which may pass (it is down) or not (a wrong secret): retried like SAP being away, and named."""
+        if user_token and principal is not None:
+            return SapAuthError(
+                f"the destination service could not get a token of destination {self.name} for user "
+                f"{principal.user}: {error}",
+                status=401,
+                destination=self.name,
+            )
+        return SapUnavailable(
+            f"the destination service could not get a token of destination {self.name}: {error}", destination=self.name
+        )
 
     def _get(self, user_token: str) -> dict[str, Any]:
         url = self._binding.api_url.rstrip("/") + FIND_PATH + quote(self.name, safe="")

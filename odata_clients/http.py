@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -438,6 +438,8 @@ class SapHttp:
                     self.breaker.record_failure()
                 else:
                     self.breaker.record_success()
+                if status == 407 and call.proxy:
+                    raise self._proxy_refused(call)
                 error = error_from_response(
                     status,
                     dict(response.headers),
@@ -455,6 +457,18 @@ class SapHttp:
                 raise error
             metrics.SAP_RETRIES.labels(self.destination.name, service_name(call.service)).inc()
             self._sleep(pause)
+
+    def _proxy_refused(self, call: _Call) -> SapUnavailable:
+        """The Connectivity proxy refused our token (revoked, its keys rotated): nothing reached SAP. The next call
+        fetches a new token; this one fails as SAP being away (the worker retries it, the web answers 503)."""
+        if isinstance(self.destination.auth, DestinationServiceAuth):
+            self.destination.auth.resolver.refused_by_proxy()
+        return SapUnavailable(
+            f"the Connectivity proxy refused the token for {self.destination.name} (HTTP 407); a new one is fetched",
+            status=407,
+            destination=self.destination.name,
+            service=call.service,
+        )
 
     def _socket_timeouts(self, read_timeout: float) -> tuple[float, float]:
         """Connect and read timeouts cut to what the deadline leaves now, after any wait for a slot."""
@@ -615,10 +629,10 @@ class _Call:
     url: str
     service: str
     params: list[tuple[str, str]]
-    headers: dict[str, str]
+    headers: dict[str, str] = field(repr=False)  # credentials: SAP's, the proxy's, the user's token
     data: bytes | str | None
     json: Any
-    basic: tuple[str, str] | None
+    basic: tuple[str, str] | None = field(repr=False)
     context: CsrfContext
     on_behalf_of: str
     base: str  # the SAP system's URL (the destination's, or the Destination service's)

@@ -34,10 +34,11 @@ class ClientCredentialsToken:
         finally:
             self._lock.release()
 
-    def invalidate(self, token: str) -> None:
-        """The server refused `token` before its expiry (revoked, keys rotated): the next `get` fetches a new one."""
+    def invalidate(self, token: str | None = None) -> None:
+        """The server refused `token` (the current one when None) before its expiry (revoked, keys rotated): the
+        next `get` fetches a new one."""
         with self._lock:
-            if self._token == token:
+            if token is None or self._token == token:
                 self._token, self._expires_at = "", 0.0
 
     def _get(self, destination: str) -> str:

@@ -6,11 +6,15 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import requests
+import structlog
 
 from odata_clients.errors import SapError
+from odata_clients.resilience import deadline
 
 if TYPE_CHECKING:
     from odata_clients.http import SapHttp
+
+log = structlog.get_logger("odata_clients.probe")
 
 # A service every deployment of this product uses; its $metadata is cheap and always served.
 PROBE_PATH = "/sap/opu/odata/sap/API_PRODUCTION_ORDER_2_SRV/$metadata"
@@ -56,7 +60,10 @@ def sap_reachable(
 def destination_reachable(http: SapHttp, timeout: float) -> str | None:
     """`sap_reachable` for a destination's technical route (the Destination service is asked when it has one)."""
     try:
-        route, basic = http.technical_route()
+        with deadline(timeout):  # the Destination service's lookup too stays within the probe's time
+            route, basic = http.technical_route()
     except SapError as exc:
+        # The reason for the log (it names the destination and what to fix); the public report gets its kind.
+        log.warning("sap_destination_unusable", destination=exc.destination, kind=exc.kind, error=exc.message)
         return f"destination unusable: {exc.kind}"
     return sap_reachable(route.url, route.client, basic, timeout, headers=route.headers, proxy=route.proxy)

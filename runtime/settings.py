@@ -234,9 +234,15 @@ def _vcap_application(environ: Mapping[str, str]) -> dict[str, Any]:
     return parsed
 
 
+# SAP BTP's own services, found by their label only: an instance named e.g. "my-sap-destination" is not an entry.
+BTP_SERVICE_LABELS = ("destination", "connectivity")
+
+
 def _bound_credentials(services: Mapping[str, list[dict[str, Any]]], *labels: str) -> dict[str, Any] | None:
     """Credentials of the first binding whose label, name or tags mention one of `labels`."""
     for label, bindings in services.items():
+        if label in BTP_SERVICE_LABELS:
+            continue
         for binding in bindings:
             names = {label, str(binding.get("name", "")), *map(str, binding.get("tags", []))}
             if any(want in name.lower() for name in names for want in labels):

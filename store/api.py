@@ -365,23 +365,14 @@ class Store(Repository):
 
         No audit event (it is not a state change) and no chain-head lock: one UPDATE.
         """
-        if not command_ids:
-            return 0
-        with self._write_session() as session:
-            result = session.execute(
-                update(CommandRow)
-                .where(
-                    CommandRow.id.in_(list(command_ids)),
-                    CommandRow.runner == runner,
-                    CommandRow.status == Status.RUNNING.value,
-                )
-                .values(heartbeat_at=self._now())
-            )
-            return int(getattr(result, "rowcount", 0) or 0)
+        return self._set_heartbeat(runner, command_ids, self._now())
 
     def hand_back(self, runner: str, command_ids: Collection[str]) -> int:
         """A stopping runner gives up these commands before it ends: they look abandoned at once, so the next
         reconciler pass reclaims them (in doubt when a write had left, as for a worker that died). How many."""
+        return self._set_heartbeat(runner, command_ids, datetime(1970, 1, 1, tzinfo=UTC))
+
+    def _set_heartbeat(self, runner: str, command_ids: Collection[str], at: datetime) -> int:
         if not command_ids:
             return 0
         with self._write_session() as session:
@@ -392,7 +383,7 @@ class Store(Repository):
                     CommandRow.runner == runner,
                     CommandRow.status == Status.RUNNING.value,
                 )
-                .values(heartbeat_at=datetime(1970, 1, 1, tzinfo=UTC))
+                .values(heartbeat_at=at)
             )
             return int(getattr(result, "rowcount", 0) or 0)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,10 +16,11 @@ import requests
 from prometheus_client import REGISTRY
 
 from app.dev_idp import mint_token
+from devenv.redis_server import free_port
 from odata_clients.connectivity import SapConnectivity
 from odata_clients.destination_service import CACHE_SECONDS, DestinationService, ServiceBinding
 from odata_clients.destinations import Principal
-from odata_clients.errors import SapAuthError, SapDestinationError
+from odata_clients.errors import SapAuthError, SapDestinationError, SapUnavailable
 from odata_clients.probe import destination_reachable
 from runtime.sap import sap_connectivity
 from runtime.settings import DEV_ISSUER, DEV_SAP_PASSWORD, DEV_SAP_USER, Settings, from_env
@@ -36,8 +38,6 @@ LOCATION = "plant-dc"
 
 @pytest.fixture(scope="module")
 def btp_port() -> int:
-    from devenv.redis_server import free_port
-
     return free_port()
 
 
@@ -318,3 +318,59 @@ def test_a_looked_up_destination_is_used_until_its_cache_time_then_asked_again(b
         assert again.headers["Authorization"] != first.headers["Authorization"]  # a new SAP token came with it
     finally:
         service.close()
+
+
+def test_a_destination_service_that_is_away_is_sap_unavailable_unless_its_last_answer_still_works(btp: MockBtp) -> None:
+    now = [1000.0]
+    binding = ServiceBinding(btp.url, f"{btp.url}/oauth/token", *DESTINATION_CLIENT)
+    service = DestinationService("S4_BASIC", binding, clock=lambda: now[0])
+    gone = DestinationService(
+        "S4_BASIC", ServiceBinding(f"http://127.0.0.1:{free_port()}", binding.token_url, *DESTINATION_CLIENT)
+    )
+    try:
+        with pytest.raises(SapUnavailable, match="destination service did not answer for destination S4_BASIC"):
+            gone.route(None)  # the web answers 503 with Retry-After, a worker tries again later
+        first = service.route(None)
+        service._binding = gone._binding  # the service goes away
+        now[0] += CACHE_SECONDS + 1
+        assert service.route(None) == first  # Basic credentials do not expire: what it said last still serves
+    finally:
+        service.close()
+        gone.close()
+
+
+def test_concurrent_callers_on_an_empty_cache_share_one_lookup(btp: MockBtp) -> None:
+    service = DestinationService("S4_BASIC", ServiceBinding(btp.url, f"{btp.url}/oauth/token", *DESTINATION_CLIENT))
+    btp.admin("reset-stats", "POST")
+    try:
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            routes = list(pool.map(lambda _: service.route(None), range(12)))
+        assert len({r.url for r in routes}) == 1
+        assert btp.admin("stats")["destination_lookups"] == {"S4_BASIC": 1}
+    finally:
+        service.close()
+
+
+def test_principal_propagation_over_the_internet_is_refused_as_a_configuration_error(
+    btp: MockBtp, btp_sap: MockSap, connect: Callable[..., SapConnectivity], dev_idp_key_file: str
+) -> None:
+    btp.admin(
+        "destinations/S4_PP_INTERNET",
+        "PUT",
+        json={"Name": "S4_PP_INTERNET", "Type": "HTTP", "URL": btp_sap.url, "Authentication": "PrincipalPropagation"},
+    )
+    sap = connect("S4_BASIC", "S4_PP_INTERNET")
+    with pytest.raises(SapDestinationError, match="S4_PP_INTERNET has PrincipalPropagation, which needs ProxyType"):
+        sap.tasks.for_user(user(dev_idp_key_file, "EXEC_ANNA")).list_open()
+
+
+def test_a_proxy_token_the_connectivity_service_revoked_fails_one_call_and_is_fetched_again(
+    connect: Callable[..., SapConnectivity], btp: MockBtp
+) -> None:
+    sap = connect("S4_ONPREM_BASIC")
+    assert sap.production_orders.search(["1010"], top=1).items
+    btp.admin("revoke-tokens", "POST")
+    with pytest.raises(SapUnavailable, match="Connectivity proxy refused the token for S4_ONPREM_BASIC"):
+        sap.production_orders.search(["1020"], top=1)  # nothing reached SAP: a worker retries, the web says 503
+    assert sap.production_orders.search(["1020"], top=1).items
+    assert btp.admin("stats")["token_requests"][CONNECTIVITY_CLIENT[0]] == 2

@@ -121,3 +121,9 @@ def test_the_inbox_may_do_without_a_user_destination_when_it_does_not_act_as_the
 def test_the_event_stream_process_needs_no_destination() -> None:
     """It never calls SAP: a half-configured destination does not keep it from starting."""
     assert from_env({"SAP_DESTINATION_NAME": "S4HANA"}, calls_sap=False).sap_destination_name == "S4HANA"
+
+
+def test_a_destination_service_instance_is_never_taken_for_a_destination_entry() -> None:
+    """The older binding (an entry tagged sap-destination) matches by name; SAP's services match by label only."""
+    vcap = {"destination": [{"name": "my-sap-destination", "credentials": DESTINATION}]}
+    assert from_env({"VCAP_SERVICES": json.dumps(vcap)}).sap_destination is None
