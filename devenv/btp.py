@@ -95,7 +95,7 @@ class OAuthClient:
 
 
 @dataclass(frozen=True)
-class MockBtp:
+class PlannedMockBtp:
     """mock_btp as planned before it starts: its ports, OAuth clients and config file (bindings name them)."""
 
     port: int
@@ -182,9 +182,9 @@ def destinations(
     return [technical, user]
 
 
-def plan_mock_btp(workdir: Path, sap_url: str, *, on_premise: bool, sap_client: str = "100") -> MockBtp:
+def plan_mock_btp(workdir: Path, sap_url: str, *, on_premise: bool, sap_client: str = "100") -> PlannedMockBtp:
     """Ports and clients for mock_btp, and its config file in `workdir`: destinations to the SAP at `sap_url`."""
-    btp = MockBtp(
+    btp = PlannedMockBtp(
         port=free_port(),
         proxy_port=free_port(),
         config_file=workdir / "mock-btp.json",
@@ -209,7 +209,7 @@ def plan_mock_btp(workdir: Path, sap_url: str, *, on_premise: bool, sap_client: 
 
 
 def start_mock_btp(
-    launcher: Launcher, btp: MockBtp, trusted: Sequence[tuple[str, str]], env: Mapping[str, str]
+    launcher: Launcher, btp: PlannedMockBtp, trusted: Sequence[tuple[str, str]], env: Mapping[str, str]
 ) -> None:
     """mock_btp as a supervised child of `launcher`; returns once both its ports listen."""
     launcher.start("mock_btp", btp.command(trusted), dict(env))
@@ -245,7 +245,7 @@ def vcap_services(bindings: Iterable[Mapping[str, Any]]) -> str:
     return json.dumps(grouped)
 
 
-def dev_btp_env(btp: MockBtp) -> dict[str, str]:
+def dev_btp_env(btp: PlannedMockBtp) -> dict[str, str]:
     """What `DEV_BTP=true` adds to the run command's environment: SAP through the Destination service."""
     bound = [
         binding(DESTINATION_BINDING, "destination", btp.destination_credentials(), plan="lite", tags=DESTINATION_TAGS),
@@ -269,7 +269,7 @@ class LocalServices:
     xsuaa: TokenKeys
     xsuaa_client: OAuthClient
     xsappname: str
-    btp: MockBtp
+    btp: PlannedMockBtp
     secrets: Mapping[str, str] = field(repr=False)
 
 

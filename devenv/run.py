@@ -287,7 +287,7 @@ def _dev_btp(env: dict[str, str]) -> bool:
     return env.get("DEV_BTP", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _banner(base: str, env: dict[str, str], router: str | None, mock_btp: btp.MockBtp | None = None) -> str:
+def _banner(base: str, env: dict[str, str], router: str | None, mock_btp: btp.PlannedMockBtp | None = None) -> str:
     sap = env["SAP_URL"]
     if mock_btp:
         sap += f"   (through the Destination service {mock_btp.url} and the proxy {mock_btp.proxy_url})"
