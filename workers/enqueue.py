@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import redis
 import structlog
 from rq import Queue
@@ -15,7 +17,8 @@ JOB_FUNCTION = "workers.jobs.apply_command"
 
 
 def enqueue_command(connection: redis.Redis, command_id: str) -> bool:
-    """Enqueue the job whose id is the command id; False (and a warning) when Redis is unreachable.
+    """Enqueue the command's job (its id is the command id, see `_job_id`); False (and a warning) when Redis is
+    unreachable.
 
     A command that could not be enqueued stays `accepted`: the reconciler enqueues it later.
     """
@@ -40,12 +43,21 @@ def wake_command(connection: redis.Redis, command_id: str) -> bool:
     return True
 
 
+def _job_id(connection: redis.Redis, command_id: str) -> str:
+    """The command id, unless RQ still holds a job of that id (running, or finishing after it ran): then one of
+    its own. RQ would otherwise overwrite the running job's record, the running job's clean-up would delete it,
+    and the new job would be skipped unseen (or both would run under one id and RQ log the second as failed)."""
+    if not connection.exists(Job.key_for(command_id)):
+        return command_id
+    return f"{command_id}-{uuid.uuid4().hex[:12]}"
+
+
 def _enqueue(connection: redis.Redis, command_id: str, at_front: bool = False) -> None:
     # result_ttl=0: the store records the outcome, so RQ forgets a finished job at once (no result to save).
     Queue(queues.WRITEBACKS, connection=connection).enqueue(
         JOB_FUNCTION,
         command_id,
-        job_id=command_id,
+        job_id=_job_id(connection, command_id),
         description=f"writeback {command_id}",
         at_front=at_front,
         result_ttl=0,

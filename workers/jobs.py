@@ -29,7 +29,7 @@ TELLS_REQUESTER = frozenset({Status.SUCCEEDED, Status.REJECTED, Status.CONFLICT,
 
 
 def apply_command(command_id: str) -> None:
-    """The RQ job (job id = command id). Safe to run any number of times: the store decides who works."""
+    """The RQ job (its argument is the command id). Safe to run any number of times: the store decides who works."""
     try:
         run(get_context(), command_id)
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rq import Queue
+from rq.job import Job, JobStatus
 
 from store import Status
 from tests.conftest import MockSap
@@ -50,3 +51,23 @@ def test_a_command_already_in_the_queue_is_not_queued_twice(context: WorkerConte
 
     assert done is not None and done.status == Status.SUCCEEDED
     assert _queued(context) == [second.id]
+
+
+def test_a_wake_up_while_the_commands_earlier_job_is_still_finishing_is_not_lost(
+    context: WorkerContext, trusting_sap: MockSap
+) -> None:
+    """The scale-out test's find: the earlier job (it found the order busy) was still in RQ's hands when the command
+    was woken; a new job under the same id had its record deleted by that job's clean-up and was skipped unseen."""
+    operation = released_operation(trusting_sap)
+    first = confirm_command(context, operation)
+    second = confirm_command(context, operation)
+    flush(context)
+    context.redis.hset(Job.key_for(second.id), "status", JobStatus.STARTED.value)  # still finishing
+
+    done = run(context, first.id)  # wakes the second
+    context.redis.delete(Job.key_for(second.id))  # the earlier job's clean-up (result_ttl=0)
+
+    assert done is not None and done.status == Status.SUCCEEDED
+    [queued] = _queued(context)
+    job = Queue(queues.WRITEBACKS, connection=context.redis).fetch_job(queued)
+    assert job is not None and job.args == (second.id,)  # a job of its own, which a worker will run
