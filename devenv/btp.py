@@ -36,8 +36,24 @@ DESTINATION_TAGS = ("destination", "conn", "connsvc")  # the tags SAP's bindings
 CONNECTIVITY_TAGS = ("connectivity", "conn", "connsvc")
 
 
+class _TokenServer:
+    """A token server at `url`, named as XSUAA names itself: tokens' issuer <url>/oauth/token, keys <url>/token_keys."""
+
+    @property
+    def url(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.url}/oauth/token"
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.url}/token_keys"
+
+
 @dataclass
-class TokenKeys:
+class TokenKeys(_TokenServer):
     """The XSUAA stand-in: the public half of `key_file` at <url>/token_keys; its tokens' issuer is
     <url>/oauth/token, as the API derives it from an xsuaa binding's url."""
 
@@ -47,14 +63,6 @@ class TokenKeys:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_port}"
-
-    @property
-    def issuer(self) -> str:
-        return f"{self.url}/oauth/token"
-
-    @property
-    def jwks_url(self) -> str:
-        return f"{self.url}/token_keys"
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -95,7 +103,7 @@ class OAuthClient:
 
 
 @dataclass(frozen=True)
-class PlannedMockBtp:
+class PlannedMockBtp(_TokenServer):
     """mock_btp as planned before it starts: its ports, OAuth clients and config file (bindings name them)."""
 
     port: int
@@ -112,14 +120,6 @@ class PlannedMockBtp:
     @property
     def proxy_url(self) -> str:
         return f"http://127.0.0.1:{self.proxy_port}"
-
-    @property
-    def issuer(self) -> str:
-        return f"{self.url}/oauth/token"
-
-    @property
-    def jwks_url(self) -> str:
-        return f"{self.url}/token_keys"
 
     def command(self, trusted: Sequence[tuple[str, str]]) -> list[str]:
         """`python -m mock_btp ...`, accepting user tokens of the `trusted` (issuer, JWKS URL) pairs."""

@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from devenv.procs import stop_process
+
 
 def die_with_parent() -> None:
     """Runs in a child before exec: if its parent dies (even by SIGKILL) the child gets SIGTERM (Linux)."""
@@ -66,13 +68,7 @@ class SpawnedRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.workdir.cleanup()
 
 

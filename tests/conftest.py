@@ -27,6 +27,7 @@ os.environ.setdefault("VERIFY_RESPONSE_DUMP", "1")
 from flask.testing import FlaskClient
 
 from app import create_app
+from devenv.procs import stop_process
 from devenv.redis_server import die_with_parent, free_port, spawn_redis
 from runtime.settings import DEV_ISSUER, Settings
 from runtime.user_assertion import load_or_create_key, public_key_set
@@ -63,13 +64,7 @@ class MockSap:
         requests.delete(f"{self.url}/mock-admin/faults", timeout=10).raise_for_status()
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 def start_mock_sap(*args: str, timeout: float = 60.0) -> MockSap:
@@ -139,13 +134,7 @@ class MockBtp:
         return response.json() if response.content else None
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 def start_mock_btp(config: dict[str, Any], *args: str, port: int | None = None, timeout: float = 30.0) -> MockBtp:
