@@ -239,7 +239,7 @@ class Clients:
                     headers=headers,
                     timeout=REQUEST_TIMEOUT,
                 )
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except requests.RequestException as exc:  # refused, reset, timed out, or the answer broken off mid-body
                 self._record(Sent(spec.key, instance, time.monotonic(), None, type(exc).__name__, None))
                 if time.monotonic() - began > GIVE_UP:
                     with self._lock:
