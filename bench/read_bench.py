@@ -174,6 +174,7 @@ def running_stack(work: Path, name: str, orders: int | None = None) -> Iterator[
     # The store of its own: never the developer's instance/sapext.db.
     env.update(PORT=str(port), SAP_URL=sap, DATABASE_URL=f"sqlite:///{work / name}.db", APP_ENV="development")
     env.update(APPROUTER_PORT="0")  # no application router: it would only take CPU from what is measured
+    env.update(EVENTS_PORT=str(free_port()))  # the event stream's own port: two stacks run side by side (scale)
     # The same trust devenv.run gives the mock it starts itself.
     mock_args = ["--host", "127.0.0.1", "--port", str(mock_port), "--trusted-issuer", DEV_ISSUER]
     mock_args += ["--trusted-jwks-url", f"http://127.0.0.1:{port}/dev-idp/token_keys"]

@@ -176,6 +176,7 @@ class SapHttp:
             destination.name, destination.max_concurrency, destination.queue_timeout, destination.max_queued
         )
         self.csrf = CsrfManager()
+        self._static = Route(destination.url, destination.client)  # a fixed destination's, headers aside
         self._base = ""  # the Destination service's URL for this destination, once known (base_url)
         self._url_change_logged = False
         self._oauth: ClientCredentialsToken | None = None
@@ -325,7 +326,7 @@ class SapHttp:
     def _authenticate(self, principal: Principal | None) -> tuple[str, Route, tuple[str, str] | None]:
         """Who the call acts as (the CSRF context), where it goes and its headers, and Basic credentials."""
         auth = self.destination.auth
-        static = Route(self.destination.url, self.destination.client)
+        static = self._static
         if isinstance(auth, BasicAuth):
             return TECHNICAL_IDENTITY, static, (auth.user, auth.password)
         if isinstance(auth, OAuth2ClientCredentials):
